@@ -1,0 +1,30 @@
+"""Entry point of the `hatchvl` command: one typer app with a sub-app per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from hatchvl import __version__
+from hatchvl.cli import data, model
+
+app = typer.Typer(
+    name="hatchvl",
+    help="Train multimodal LLMs for multi-image spatial reasoning with HATCH (PaStA + ActoR).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(data.app, name="data")
+app.add_typer(model.app, name="model")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """hatchvl command line."""
