@@ -208,3 +208,23 @@ def intrinsics_from_fov(height: int, width: int, fov_x_deg: float) -> np.ndarray
         raise ValueError(f"fov_x_deg must be in (0, 180), got {fov_x_deg}")
     f = (width / 2) / np.tan(np.radians(fov_x_deg) / 2)
     return np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
+
+
+def pose_from_heading(position: np.ndarray, yaw_deg: float, pitch_deg: float = 0.0) -> np.ndarray:
+    """Camera-to-world pose (4, 4) of a level (roll-free) camera in a world whose up is +z.
+
+    Yaw 0 looks along +x; positive yaw turns right (clockwise seen from above, towards -y); positive
+    pitch looks up. |pitch| must be below 90 degrees. position (3,) in metres.
+    """
+    position = np.asarray(position, dtype=np.float64)
+    if position.shape != (3,) or not np.all(np.isfinite(position)):
+        raise ValueError(f"position must be a finite 3-vector, got {position.tolist()}")
+    if not abs(pitch_deg) < 90:
+        raise ValueError(f"pitch_deg must be in (-90, 90), got {pitch_deg}")
+    yaw, pitch = np.radians(yaw_deg), np.radians(pitch_deg)
+    forward = np.array([np.cos(yaw) * np.cos(pitch), -np.sin(yaw) * np.cos(pitch), np.sin(pitch)])
+    right = np.array([-np.sin(yaw), -np.cos(yaw), 0.0])  # forward x up, horizontal
+    down = np.cross(forward, right)
+    c2w = np.eye(4)
+    c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = right, down, forward, position
+    return c2w
