@@ -14,6 +14,7 @@ from hatchvl.geometry.motion import (
     actions_from_poses,
     all_pairs,
     compose_actions,
+    invert_motion,
     motion_error,
     relative_motion,
     wrap_degrees,
@@ -125,3 +126,11 @@ def test_bad_input():
 
 def test_all_pairs():
     assert all_pairs(3) == [(0, 1), (0, 2), (1, 2)] and all_pairs(1) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(coords, coords, yaws, pitches, coords, coords, yaws, pitches)
+def test_inverse_motion_is_the_motion_back(x1, y1, yaw1, p1, x2, y2, yaw2, p2):
+    a, b = pose_from_heading([x1, y1, 1.0], yaw1, p1), pose_from_heading([x2, y2, 1.4], yaw2, p2)
+    back = relative_motion(b, a, UP)
+    assert motion_error(invert_motion(relative_motion(a, b, UP)), back) == pytest.approx((0, 0, 0), abs=1e-7)

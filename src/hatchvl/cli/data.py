@@ -2,6 +2,86 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
+from hatchvl.data.synth import SynthConfig, synthesize
+
 app = typer.Typer(help="Build and inspect datasets in the hatchvl dataset format.", no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _range(text: str, kind: type, option: str) -> tuple:
+    """'lo-hi' or a single value -> (lo, hi)."""
+    parts = text.split("-")
+    try:
+        values = tuple(kind(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) not in (1, 2):
+        _fail(f"{option} must be 'lo-hi' or one {kind.__name__}, got {text!r}")
+    return values if len(values) == 2 else values * 2
+
+
+def _fractions(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        _fail(f"--split must be three fractions train,val,test such as 0.8,0.1,0.1, got {text!r}")
+    return values
+
+
+@app.command()
+def synth(
+    out: Path = typer.Option(..., "--out", help="Dataset folder; a re-run with the same settings resumes it."),
+    scenes: int = typer.Option(..., "--scenes", help="Number of rooms (splits are made by room)."),
+    views: str = typer.Option("2-4", "--views", help="Views per sample: 'lo-hi' or one number."),
+    seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the same bytes."),
+    size: int = typer.Option(224, "--size", help="Image side in pixels."),
+    samples_per_scene: int = typer.Option(10, "--samples-per-scene", help="Questions per room."),
+    overlap: str = typer.Option("0.1-0.7", "--overlap", help="Allowed overlap mass of every view pair."),
+    split: str = typer.Option("0.8,0.1,0.1", "--split", help="Fractions of rooms in train,val,test."),
+    grid: int = typer.Option(4, "--grid", help="PaStA grid n used to measure overlap."),
+    pool: int = typer.Option(12, "--pool", help="Candidate cameras rendered per room."),
+    fov: float = typer.Option(75.0, "--fov", help="Horizontal field of view, degrees."),
+    workers: int = typer.Option(2, "--workers", help="Processes building rooms in parallel."),
+) -> None:
+    """Build the synthetic multi-view dataset (resumable: finished rooms are kept)."""
+    if workers < 1:
+        _fail(f"--workers must be >= 1, got {workers}")
+    try:
+        config = SynthConfig(
+            scenes=scenes, seed=seed, views=_range(views, int, "--views"), size=size,
+            samples_per_scene=samples_per_scene, overlap=_range(overlap, float, "--overlap"), grid=grid,
+            split=_fractions(split), pool=pool, fov_deg=fov,
+        )
+        counts = synthesize(out, config, workers=workers, progress=True)
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(f"wrote {sum(counts.values())} samples to {out} ("
+               + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
+
+
+@app.command()
+def show(
+    dataset: Path = typer.Argument(..., help="Dataset folder."),
+    index: int = typer.Option(0, "--index", help="Sample index within the split."),
+    split: str = typer.Option("test", "--split", help="train, val or test."),
+    out: Path = typer.Option(..., "--out", help="PNG file to write."),
+    grid: int = typer.Option(4, "--grid", help="PaStA grid n of the overlap colours."),
+) -> None:
+    """Draw one sample: views with PaStA overlap colours, top-down map, question and answer."""
+    try:
+        from hatchvl.data.show import show_sample  # matplotlib: only when drawing
+
+        show_sample(dataset, index, out, split=split, grid=grid)
+    except (ValueError, FileNotFoundError) as err:
+        _fail(str(err))
+    typer.echo(f"wrote {out}")

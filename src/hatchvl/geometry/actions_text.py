@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hatchvl.geometry.motion import ACTION_NAMES, Action
 
@@ -26,6 +27,12 @@ _UNITS = {
 }
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _ACTION_BLOCK = re.compile(r"<action>(.*?)</action>", re.DOTALL)
+_SPACE = re.compile(r"\s*")
+_UNIT = re.compile(r"[ \t]*([A-Za-z°]*)")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_ \-]*")
+_SUFFIX = {name: name.rsplit("_", 1)[1] for name in ACTION_NAMES}  # the unit: "deg" or "m"
+# "turn_right" and "turn_right_deg" (after lower-casing, spaces and hyphens to "_") -> the canonical name
+_SPOKEN = {**{n: n for n in ACTION_NAMES}, **{n.rsplit("_", 1)[0]: n for n in ACTION_NAMES}}
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,7 @@ class _RelaxedParser:
         return value
 
     def skip(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1
+        self.pos = _SPACE.match(self.text, self.pos).end()
 
     def peek(self) -> str:
         self.skip()
@@ -109,8 +115,8 @@ class _RelaxedParser:
         if not match:
             raise _SyntaxError(f"expected a value at character {self.pos}")
         self.pos = match.end()
-        unit = re.match(r"[ \t]*([A-Za-z°]*)", self.text[self.pos :])
-        self.pos += unit.end()
+        unit = _UNIT.match(self.text, self.pos)
+        self.pos = unit.end()
         return float(match.group()), unit.group(1).lower()
 
     def string(self) -> str:
@@ -123,10 +129,10 @@ class _RelaxedParser:
     def key(self) -> str:
         if self.peek() == '"':
             return self.string()
-        match = re.match(r"[A-Za-z_][A-Za-z0-9_ \-]*", self.text[self.pos :])
+        match = _KEY.match(self.text, self.pos)
         if not match:
             raise _SyntaxError(f"expected a key at character {self.pos}")
-        self.pos += match.end()
+        self.pos = match.end()
         return match.group().strip()
 
     def container(self, depth: int, open_: str, close: str):
@@ -148,37 +154,28 @@ class _RelaxedParser:
         return items
 
 
-def _plain(value):
-    """JSON values -> the relaxed parser's shapes (numbers become (number, ""))."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, (int, float)):
-        return float(value), ""
-    return value
+def _json_number(text: str) -> tuple[float, str]:
+    """JSON numbers as the relaxed parser's (number, unit) pairs; NaN and Infinity become non-finite."""
+    return float(text), ""
 
 
 def _action(obj) -> Action:
     if not isinstance(obj, dict) or len(obj) != 1:
         raise _SyntaxError(f"an action must be one {{name: amount}} object, got {obj!r}")
     ((key, value),) = obj.items()
-    if not (isinstance(value, tuple) and math.isfinite(value[0])):
+    if not isinstance(value, tuple):
         raise _SyntaxError(f"action {key!r} needs a number, got {value!r}")
-    amount, unit = value
-    name = re.sub(r"[\s\-]+", "_", key.strip().lower())
-    for suffix in ("deg", "m"):
-        if name.endswith("_" + suffix) and name in ACTION_NAMES:
-            if unit not in _UNITS[suffix]:
-                raise _SyntaxError(f"action {key!r} has unit {unit!r}")
-            break
-    else:
-        suffix = "deg" if name.startswith("turn_") else "m"
-        name = f"{name}_{suffix}"
-        if name not in ACTION_NAMES or unit not in _UNITS[suffix]:
-            raise _SyntaxError(f"unknown action {key!r} {unit!r}".strip())
+    return _make_action(key, *value)
+
+
+@lru_cache(maxsize=4096)
+def _make_action(key: str, amount: float, unit: str) -> Action:
+    """The Action a key, amount and unit name (cached: models repeat the same few actions)."""
+    if not math.isfinite(amount):
+        raise _SyntaxError(f"action {key!r} needs a number, got {amount!r}")
+    name = key if key in _SUFFIX else _SPOKEN.get(re.sub(r"[\s\-]+", "_", key.strip().lower()))
+    if name is None or unit not in _UNITS[_SUFFIX[name]]:
+        raise _SyntaxError(f"unknown action {key!r} {unit!r}".strip())
     if amount < 0:
         raise _SyntaxError(f"action {key!r} has a negative amount {amount:g}")
     return Action(name, amount)
@@ -225,7 +222,7 @@ def parse_actions(text: str) -> ParsedActions:
         return ParsedActions(error="no actions written")
     try:
         try:
-            data = _plain(json.loads(body))
+            data = json.loads(body, parse_float=_json_number, parse_int=_json_number, parse_constant=_json_number)
         except (ValueError, OverflowError, RecursionError):
             data = _RelaxedParser(body).parse()
         return ParsedActions(pairs=_pairs(data))

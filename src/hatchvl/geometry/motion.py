@@ -100,6 +100,22 @@ def relative_motion(c2w_i: np.ndarray, c2w_j: np.ndarray, up: np.ndarray) -> Mot
     )
 
 
+def invert_motion(m: Motion) -> Motion:
+    """The motion from j back to i, in j's heading frame, given the motion from i to j.
+
+    j's heading is i's turned right by yaw, so i's displacement -(f, r) seen along j's axes
+    (cos yaw, sin yaw) and (-sin yaw, cos yaw) is f' = -(f cos yaw + r sin yaw), r' = f sin yaw - r cos yaw.
+    """
+    c, s = math.cos(math.radians(m.yaw_deg)), math.sin(math.radians(m.yaw_deg))
+    return Motion(
+        forward_m=-(m.forward_m * c + m.right_m * s),
+        right_m=m.forward_m * s - m.right_m * c,
+        up_m=-m.up_m,
+        yaw_deg=wrap_degrees(-m.yaw_deg),
+        pitch_deg=-m.pitch_deg,
+    )
+
+
 def _quantise(x: float, step: float) -> float:
     """Round half up to a multiple of step, cleaned of float noise (12 * 0.1 -> 1.2)."""
     return round(math.floor(x / step + 0.5) * step, 9)
