@@ -1,0 +1,117 @@
+"""`hatchvl eval ...`: score predictions on the benchmarks, compare result folders.
+
+The library is imported inside each command so that `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+import typer
+
+from hatchvl.eval.items import BENCH_NAMES
+
+app = typer.Typer(
+    help="Evaluate on SPAR-Bench (MV, SI), MindCube-Tiny, MMSI-Bench and the synthetic test split, scored with "
+    "each benchmark's official rules (docs/evaluation.md).",
+    no_args_is_help=True,
+)
+BENCH_HELP = f"Benchmark: {', '.join(BENCH_NAMES)}."
+
+
+class ViewChgRule(enum.StrEnum):
+    authors = "authors"
+    vlmevalkit = "vlmevalkit"
+
+
+def _fail(err: Exception) -> None:
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(1)
+
+
+def _check_bench(bench: str) -> None:
+    if bench not in BENCH_NAMES:
+        raise typer.BadParameter(f"unknown benchmark {bench!r}; expected one of {', '.join(BENCH_NAMES)}",
+                                 param_hint="--bench")
+
+
+@app.command("rescore")
+def rescore(
+    bench: str = typer.Option(..., help=BENCH_HELP),
+    data: Path = typer.Option(..., help="The benchmark's files (see docs/evaluation.md)."),
+    predictions: Path = typer.Option(..., help='JSONL, one {"id": ..., "output": "..."} per line.'),
+    out: Path = typer.Option(..., help="Result folder to write (results.json, results.md, scored.jsonl)."),
+    viewchg_rule: ViewChgRule = typer.Option(
+        ViewChgRule.authors, help="SPAR view_change_infer scoring: the SPAR authors' code or VLMEvalKit's."
+    ),
+    skip_bad_lines: bool = typer.Option(False, help="Skip (and count) prediction lines that do not parse."),
+    label: str | None = typer.Option(None, help="Model name in the results (default: the predictions file name)."),
+) -> None:
+    """Score an existing predictions file; items without a prediction count as wrong."""
+    from hatchvl.eval.rescore import rescore as run
+
+    _check_bench(bench)
+    try:
+        results = run(bench, data, predictions, out, viewchg_rule.value, skip_bad_lines, label)
+    except (ValueError, FileNotFoundError) as err:
+        _fail(err)
+    typer.echo(f"{bench}: {results['average']:.1f}% over {results['count']} items "
+               f"({results['missing']} missing) -> {out / 'results.json'}")
+    for note in results["skipped_lines"]:
+        typer.echo(f"skipped {note}", err=True)
+    if results["unknown_ids"]:
+        typer.echo(f"warning: {results['unknown_ids']} predictions have ids that {bench} does not have", err=True)
+
+
+@app.command("compare")
+def compare(dirs: list[Path] = typer.Argument(..., help="Result folders (each with a results.json).")) -> None:
+    """Print one Markdown table of several result folders."""
+    from hatchvl.eval.results import compare as table
+
+    try:
+        typer.echo(table(dirs), nl=False)
+    except (ValueError, FileNotFoundError) as err:
+        _fail(err)
+
+
+class PromptStyle(enum.StrEnum):
+    official = "official"
+    hatch = "hatch"
+
+
+@app.command("bench")
+def bench(
+    model: str = typer.Option(..., help="Checkpoint directory (Hugging Face layout) or hub id."),
+    bench: str = typer.Option(..., help=BENCH_HELP),
+    data: Path = typer.Option(..., help="The benchmark's files (see docs/evaluation.md)."),
+    out: Path = typer.Option(..., help="Result folder; an interrupted run resumes from its predictions.jsonl."),
+    limit: int | None = typer.Option(None, min=1, help="Evaluate only the first N items."),
+    prompt_style: PromptStyle = typer.Option(
+        PromptStyle.official, help="official: the benchmark's own prompt; hatch: actions, then the answer."
+    ),
+    batch_size: int = typer.Option(8, min=1, help="Items per generation batch (per process)."),
+    max_new_tokens: int | None = typer.Option(None, min=1, help="Default: 100 (official) or 1024 (hatch)."),
+    viewchg_rule: ViewChgRule = typer.Option(
+        ViewChgRule.authors, help="SPAR view_change_infer scoring: the SPAR authors' code or VLMEvalKit's."
+    ),
+    label: str | None = typer.Option(None, help="Model name in the results (default: the checkpoint's name)."),
+    dtype: str = typer.Option("auto", help="torch dtype of the weights (auto: as stored)."),
+) -> None:
+    """Run a model over a benchmark (greedy, batched; shard with torchrun) and score it."""
+    from hatchvl.eval.generate import BenchOptions, run_bench
+
+    _check_bench(bench)
+    try:
+        results = run_bench(BenchOptions(
+            model=model, bench=bench, data=str(data), out=str(out), limit=limit, prompt_style=prompt_style.value,
+            batch_size=batch_size, max_new_tokens=max_new_tokens, viewchg_rule=viewchg_rule.value, label=label,
+            dtype=dtype,
+        ))
+    except (ValueError, FileNotFoundError) as err:
+        _fail(err)
+    if results is not None:
+        seconds, generated = results["generation_seconds_rank0"], results["generated_rank0"]
+        rate = f", {generated / seconds:.2f} items/s" if seconds else ""
+        typer.echo(f"{bench}: {results['average']:.1f}% over {results['count']} items ({results['missing']} missing); "
+                   f"generated {generated} on rank 0 in {seconds:.1f} s{rate} -> {out / 'results.json'}")

@@ -1,0 +1,179 @@
+"""`run_bench`: run a model over a benchmark and score its outputs (`hatchvl eval bench`).
+
+Batched greedy generation with left padding. Every batch's outputs are appended to
+`OUT/predictions.jsonl` (`{"id": ..., "output": ...}` lines, the `rescore` input) as soon as they
+exist, with one write per batch, so an interrupted run resumes where it stopped: items already in the
+file are skipped, an unfinished last line is dropped, and no item is generated or scored twice.
+`OUT/run.json` records the settings; resuming with different ones is refused.
+
+Under torchrun each rank takes items k with k % WORLD_SIZE == RANK and appends to the same file
+(O_APPEND, one write per batch: lines never interleave on a local filesystem); after a barrier (gloo)
+rank 0 scores everything and writes the result folder (results.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from hatchvl.eval.items import Benchmark, EvalItem, check_bench
+from hatchvl.eval.prompts import check_style, item_messages
+from hatchvl.eval.readers import read_benchmark
+from hatchvl.eval.rescore import read_predictions, score_items, summarize
+from hatchvl.eval.results import write_results
+from hatchvl.eval.score import check_viewchg_rule
+from hatchvl.eval.sources import open_image
+from hatchvl.models.loading import load_model_and_processor
+
+PREDICTIONS, RUN_FILE = "predictions.jsonl", "run.json"
+DEFAULT_MAX_NEW_TOKENS = {"official": 100, "hatch": 1024}  # official: SPAR's published setting
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """model: checkpoint directory or hub id; data: the benchmark's files; out: the result folder.
+    limit: only the first N items; max_new_tokens: None for the prompt style's default."""
+
+    model: str
+    bench: str
+    data: str
+    out: str
+    limit: int | None = None
+    prompt_style: str = "official"
+    batch_size: int = 8
+    max_new_tokens: int | None = None
+    viewchg_rule: str = "authors"
+    label: str | None = None
+    dtype: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_bench(self.bench)
+        check_style(self.prompt_style)
+        check_viewchg_rule(self.viewchg_rule)
+        if self.limit is not None and self.limit < 1 or self.batch_size < 1:
+            raise ValueError(f"limit and batch_size must be >= 1, got {self.limit} and {self.batch_size}")
+
+
+def generate_batch(model, processor, items: Sequence[EvalItem], style: str, max_new_tokens: int) -> list[str]:
+    """Greedy outputs (special tokens removed) of one left-padded batch."""
+    texts = [processor.apply_chat_template(item_messages(item, style), add_generation_prompt=True, tokenize=False)
+             for item in items]
+    images = []
+    for item in items:
+        for k, source in enumerate(item.images):
+            try:
+                images.append(open_image(source))
+            except OSError as err:
+                raise ValueError(f"item {item.id!r}: image {k} cannot be decoded ({err})") from None
+    processor.tokenizer.padding_side = "left"
+    inputs = processor(text=texts, images=images or None, padding=True, return_tensors="pt").to(model.device)
+    with torch.inference_mode():
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, temperature=None,
+                                top_p=None, top_k=None)
+    return processor.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def append_predictions(path: Path, records: Sequence[dict]) -> None:
+    """Append JSON lines with a single O_APPEND write, then fsync."""
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if os.write(fd, data) != len(data):
+            raise OSError(f"{path}: short write (disk full?)")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def drop_unfinished_line(path: Path) -> bool:
+    """Truncate a last line that has no newline and is not JSON (a write cut short); True if one was."""
+    if not path.is_file():
+        return False
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return False
+    cut = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[cut:])
+    except ValueError:
+        with open(path, "r+b") as f:
+            f.truncate(cut)
+        return True
+    with open(path, "ab") as f:  # complete but unterminated: terminate it
+        f.write(b"\n")
+    return False
+
+
+def _check_run(out: Path, settings: dict) -> None:
+    path = out / RUN_FILE
+    if path.is_file():
+        before = json.loads(path.read_text())
+        changed = ", ".join(f"{k}: {before.get(k)!r}" for k in settings if before.get(k) != settings[k])
+        if changed:
+            raise ValueError(f"{out} holds a run with other settings ({changed}); resume with the same settings "
+                             "or choose another --out")
+    else:
+        path.write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size) under torchrun, initialising a gloo group for the barriers; (0, 1) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo")
+    return int(os.environ.get("RANK", "0")), world
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        torch.distributed.barrier()
+
+
+def run_bench(opts: BenchOptions) -> dict | None:
+    """Generate the missing predictions of opts.bench and score all; the results dict on rank 0, None
+    on other ranks."""
+    rank, world = _distributed()
+    out, style = Path(opts.out), opts.prompt_style
+    max_new_tokens = opts.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[style]
+    benchmark = read_benchmark(opts.bench, opts.data)
+    items = benchmark.items[: opts.limit]
+    predictions = out / PREDICTIONS
+    notes = list(benchmark.notes) + ([f"limited to the first {len(items)} items"] if opts.limit else [])
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        _check_run(out, {"bench": opts.bench, "data": str(opts.data), "model": str(opts.model),
+                         "prompt_style": style, "max_new_tokens": max_new_tokens})
+        if drop_unfinished_line(predictions):
+            notes.append("dropped an unfinished last line of predictions.jsonl (an interrupted write)")
+    _barrier(world)
+    done = read_predictions(predictions).outputs if predictions.is_file() else {}
+    todo = [item for k, item in enumerate(items) if k % world == rank and item.id not in done]
+    seconds = 0.0
+    if todo:
+        model, processor = load_model_and_processor(opts.model, dtype=opts.dtype)
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        model.to(f"cuda:{local}" if torch.cuda.is_available() else "cpu").eval()
+        start = time.perf_counter()
+        batches = [todo[k: k + opts.batch_size] for k in range(0, len(todo), opts.batch_size)]
+        for batch in tqdm(batches, desc=f"{opts.bench} (rank {rank})", disable=rank != 0):
+            outputs = generate_batch(model, processor, batch, style, max_new_tokens)
+            append_predictions(predictions, [{"id": i.id, "output": o} for i, o in zip(batch, outputs, strict=True)])
+        seconds = time.perf_counter() - start
+    _barrier(world)
+    if rank != 0:
+        return None
+    rows = score_items(items, read_predictions(predictions).outputs, opts.viewchg_rule)
+    limited = Benchmark(benchmark.name, items, tuple(notes))
+    settings = asdict(opts) | {"max_new_tokens": max_new_tokens, "world_size": world}
+    results = summarize(limited, rows, opts.label or Path(opts.model).name, opts.viewchg_rule,
+                        model=str(opts.model), prompt_style=style, data=str(opts.data), settings=settings,
+                        generated_rank0=len(todo), generation_seconds_rank0=seconds)
+    write_results(out, results, rows)
+    return results
