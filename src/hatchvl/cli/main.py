@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from hatchvl import __version__
-from hatchvl.cli import data, model
+from hatchvl.cli import data, model, train
+from hatchvl.cli import eval as eval_cli
 
 app = typer.Typer(
     name="hatchvl",
@@ -15,6 +16,8 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
+app.add_typer(train.app, name="train")
+app.add_typer(eval_cli.app, name="eval")
 
 
 def _version(value: bool) -> None:
@@ -28,3 +31,7 @@ def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """hatchvl command line."""
+
+
+if __name__ == "__main__":  # `python -m hatchvl.cli.main`, as accelerate launch -m and torchrun -m run it
+    app()

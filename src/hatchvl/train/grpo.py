@@ -1,0 +1,139 @@
+"""GRPO with ActoR's verifiable rewards, on TRL's GRPOTrainer.
+
+The three rewards (format, action, answer; hatchvl.objectives.rewards) are separate reward functions
+with configurable weights, so TRL logs each on its own (`rewards/format/mean`, ...) and the curves show
+which one rises first. Every sample's target is built when the data is loaded: a sample no reward can
+score fails there, not in the middle of training. vLLM rollouts are an option for GPU machines; TRL
+imports vLLM only when it is enabled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hatchvl.objectives.rewards import RewardConfig, action_reward, answer_reward, format_reward, reward_target
+from hatchvl.train.common import apply_lora, is_finished, train_and_finish
+
+
+@dataclass
+class GRPOOptions:
+    """Options of `hatchvl train grpo` (and the pipeline's grpo stage)."""
+
+    model: str
+    data: str
+    out: str
+    split: str = "train"
+    fraction: float = 1.0
+    seed: int = 0
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 8  # completions per device per step; a multiple of num_generations
+    num_generations: int = 8
+    max_completion_length: int = 256
+    temperature: float = 1.0
+    learning_rate: float = 1e-6
+    beta: float = 0.0  # KL weight; 0 needs no reference model
+    w_action: float = 1.0
+    w_answer: float = 1.0
+    w_format: float = 0.5
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    dtype: str = "auto"
+    bf16: bool = False
+    activation_checkpointing: bool = False  # recompute activations in backward to save memory
+    use_vllm: bool = False
+    vllm_mode: str = "colocate"
+    save_steps: int = 100
+    save_total_limit: int = 2
+    logging_steps: int = 1
+    deepspeed: str | None = None
+    extra: dict = field(default_factory=dict)  # further GRPOConfig fields, passed as they are
+
+    def __post_init__(self) -> None:
+        if self.batch_size % self.num_generations:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of num_generations "
+                             f"({self.num_generations})")
+
+
+def _text(completion) -> str:
+    """A completion as text: TRL passes conversational completions as a list of messages."""
+    if isinstance(completion, list):
+        return "".join(m.get("content", "") if isinstance(m.get("content"), str) else "" for m in completion)
+    return completion if isinstance(completion, str) else ""
+
+
+def reward_functions(targets: dict, cfg: RewardConfig) -> list:
+    """The three rewards as TRL reward functions; `targets` maps sample id -> RewardTarget."""
+
+    def format(completions, **_) -> list[float]:
+        return [format_reward(_text(c)) for c in completions]
+
+    def action(completions, sample_id, **_) -> list[float]:
+        return [action_reward(_text(c), targets[i], cfg) for c, i in zip(completions, sample_id, strict=True)]
+
+    def answer(completions, sample_id, **_) -> list[float]:
+        return [answer_reward(_text(c), targets[i]) for c, i in zip(completions, sample_id, strict=True)]
+
+    return [format, action, answer]
+
+
+def grpo_config(opts: GRPOOptions):
+    import torch
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        output_dir=str(opts.out),
+        report_to=["tensorboard"],
+        num_train_epochs=opts.epochs,
+        max_steps=opts.max_steps,
+        per_device_train_batch_size=opts.batch_size,
+        num_generations=opts.num_generations,
+        max_completion_length=opts.max_completion_length,
+        temperature=opts.temperature,
+        learning_rate=opts.learning_rate,
+        beta=opts.beta,
+        reward_weights=[opts.w_format, opts.w_action, opts.w_answer],
+        bf16=opts.bf16,
+        activation_checkpointing=opts.activation_checkpointing,
+        use_vllm=opts.use_vllm,
+        vllm_mode=opts.vllm_mode,
+        save_strategy="steps",
+        save_steps=opts.save_steps,
+        save_total_limit=opts.save_total_limit,
+        logging_steps=opts.logging_steps,
+        seed=opts.seed,
+        data_seed=opts.seed,
+        use_cpu=not torch.cuda.is_available(),
+        deepspeed=opts.deepspeed,
+        dataloader_num_workers=0,
+        **opts.extra,
+    )
+
+
+def build_grpo_trainer(opts: GRPOOptions):
+    """The GRPOTrainer of a run, ready to train: (trainer, processor, samples). Every sample's reward
+    target is built here, so unscorable data fails before any training."""
+    from trl import GRPOTrainer
+
+    from hatchvl.models.loading import load_model_and_processor
+    from hatchvl.train.data import load_samples, prompt_dataset
+
+    samples = load_samples(opts.data, opts.split, opts.fraction, opts.seed)
+    targets = {s.id: reward_target(s) for s in samples}
+    cfg = RewardConfig(w_action=opts.w_action, w_answer=opts.w_answer, w_format=opts.w_format)
+    model, processor = load_model_and_processor(opts.model, dtype=opts.dtype)
+    if opts.lora:
+        model = apply_lora(model, opts.lora_r, opts.lora_alpha, opts.lora_dropout)
+    trainer = GRPOTrainer(model=model, args=grpo_config(opts), train_dataset=prompt_dataset(opts.data, samples),
+                          processing_class=processor, reward_funcs=reward_functions(targets, cfg))
+    return trainer, processor, samples
+
+
+def run_grpo(opts: GRPOOptions) -> dict:
+    """Train with GRPO, resuming from the newest checkpoint; save out/model and mark the stage finished."""
+    if is_finished(opts.out):
+        return {"skipped": "already finished"}
+    trainer, processor, samples = build_grpo_trainer(opts)
+    return train_and_finish(trainer, processor, opts, {"samples": len(samples)})

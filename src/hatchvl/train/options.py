@@ -1,0 +1,77 @@
+"""Building a stage's options dataclass from plain values (YAML recipes, `key=value` on the command
+line), with errors that name the key: unknown keys, wrong types, missing required keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from typing import Any
+
+import yaml
+
+
+def _convert(value: Any, default: Any, key: str, where: str) -> Any:
+    """Check a value against the type of the field's default (None defaults take str or None)."""
+    if default is dataclasses.MISSING or default is None:
+        if value is None or isinstance(value, (str, int, float)):
+            return None if value is None else str(value)
+        raise ValueError(f"{where}: key {key!r} expects text, got {value!r}")
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(value, type(default)):
+        return value
+    raise ValueError(f"{where}: key {key!r} expects {type(default).__name__}, got {value!r}")
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def options_from_dict(cls: type, values: dict, where: str = "options"):
+    """cls(**values) after checking every key and value; the error names `where` and the key."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in values if k not in fields]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], fields, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{where}: unknown key {unknown[0]!r}{hint}; known keys: {', '.join(fields)}")
+    missing = [n for n, f in fields.items() if _default(f) is dataclasses.MISSING and n not in values]
+    if missing:
+        raise ValueError(f"{where}: missing required key {missing[0]!r}")
+    converted = {k: _convert(v, _default(fields[k]), k, where) for k, v in values.items()}
+    return cls(**converted)
+
+
+def parse_overrides(pairs: list[str], where: str = "command line") -> dict:
+    """['lora_r=8', 'extra={gradient_checkpointing: true}'] -> {'lora_r': 8, 'extra': {...}} (YAML values)."""
+    values = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{where}: expected key=value, got {pair!r}")
+        try:
+            values[key.strip()] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as err:
+            raise ValueError(f"{where}: value of {key.strip()!r} is not valid YAML: {err}") from None
+    return values
+
+
+def describe_options(cls: type, skip: tuple[str, ...] = ()) -> str:
+    """One line per field, 'name = default', for --help texts."""
+    lines = []
+    for f in dataclasses.fields(cls):
+        if f.name not in skip:
+            default = _default(f)
+            lines.append(f"{f.name} = {'(required)' if default is dataclasses.MISSING else default!r}")
+    return "\n".join(lines)

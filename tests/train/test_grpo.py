@@ -1,0 +1,69 @@
+"""The GRPO stage on TRL's GRPOTrainer, and both TRL stages in two processes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hatchvl.objectives.prompts import target_text
+from hatchvl.objectives.rewards import RewardConfig, reward_target
+from hatchvl.train.data import load_samples
+from hatchvl.train.grpo import GRPOOptions, reward_functions, run_grpo
+
+
+def test_reward_functions_score_each_part_separately(tiny_data):
+    samples = load_samples(tiny_data)
+    targets = {s.id: reward_target(s) for s in samples}
+    format_fn, action_fn, answer_fn = reward_functions(targets, RewardConfig())
+    assert [f.__name__ for f in (format_fn, action_fn, answer_fn)] == ["format", "action", "answer"]
+    good = [[{"role": "assistant", "content": target_text(s, "action_answer")}] for s in samples[:2]]
+    wrong_answer = [[{"role": "assistant", "content": target_text(samples[0], "action_answer").replace(
+        f"<answer>{samples[0].answer}</answer>", "<answer>nonsense</answer>")}]]
+    ids = [s.id for s in samples[:2]]
+    assert format_fn(good) == [1.0, 1.0]
+    assert all(v > 0.95 for v in action_fn(good, sample_id=ids))
+    assert answer_fn(good, sample_id=ids) == [1.0, 1.0]
+    assert answer_fn(wrong_answer, sample_id=ids[:1]) == [0.0]
+    assert action_fn(wrong_answer, sample_id=ids[:1])[0] > 0.95
+
+
+def test_grpo_runs_and_logs_each_reward(tiny_model, tiny_data, tmp_path):
+    opts = GRPOOptions(model=str(tiny_model), data=str(tiny_data), out=str(tmp_path), max_steps=2, batch_size=4,
+                       num_generations=4, max_completion_length=16, dtype="float32", learning_rate=1e-4)
+    metrics = run_grpo(opts)
+    logged = [h for h in metrics["log_history"] if "reward" in h]
+    assert len(logged) == 2
+    for key in ("rewards/format/mean", "rewards/action/mean", "rewards/answer/mean", "reward"):
+        assert all(0.0 <= h[key] <= 2.5 for h in logged), key
+    assert json.loads((tmp_path / "stage.json").read_text())["options"]["w_format"] == 0.5
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+def test_unscorable_data_fails_before_training(tiny_model, tiny_data, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for item in Path(tiny_data).iterdir():
+        (bad / item.name).symlink_to(item)
+    (bad / "train.jsonl").unlink()
+    lines = (Path(tiny_data) / "train.jsonl").read_text().splitlines()
+    record = json.loads(lines[0])
+    record["answer"] = "not a letter"
+    (bad / "train.jsonl").write_text("\n".join([json.dumps(record)] + lines[1:]) + "\n")
+    with pytest.raises(ValueError, match=record["id"]):
+        run_grpo(GRPOOptions(model=str(tiny_model), data=str(bad), out=str(tmp_path / "out"), max_steps=1,
+                             batch_size=2, num_generations=2))
+    assert not (tmp_path / "out" / "stage.json").exists()
+
+
+@pytest.mark.parametrize("stage", ["sft", "grpo"])
+def test_two_processes_end_with_identical_parameters(stage, tiny_model, tiny_data, tmp_path):
+    worker = Path(__file__).with_name("dist_worker.py")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(worker), stage, str(tiny_model), str(tiny_data), str(tmp_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    digests = [(tmp_path / f"params-rank{r}.txt").read_text().split() for r in (0, 1)]
+    assert digests[0][0] == "2", "training did not run with world size 2"
+    assert digests[0] == digests[1]
