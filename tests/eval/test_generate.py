@@ -70,7 +70,7 @@ def test_official_prompts(tmp_path):
                                    "directly. Enclose the option's letter within ``.")
     official, hatch = item_messages(item, "official")[0]["content"], item_messages(item, "hatch")[0]["content"]
     assert [c["type"] for c in official] == ["image", "image", "text"]
-    assert [c.get("text") for c in hatch[:4:2]] == ["Image 0:", "Image 1:"] and "<action>" in hatch[-1]["text"]
+    assert [c.get("text") for c in hatch[:4:2]] == ["Image 1:", "Image 2:"] and "<action>" in hatch[-1]["text"]
     with pytest.raises(ValueError, match="unknown prompt style"):
         item_messages(item, "cot")
 

@@ -30,6 +30,7 @@ from hatchvl.eval.rescore import read_predictions, score_items, summarize
 from hatchvl.eval.results import write_results
 from hatchvl.eval.score import check_viewchg_rule
 from hatchvl.eval.sources import open_image
+from hatchvl.models.generation import generate_texts
 from hatchvl.models.loading import load_model_and_processor
 
 PREDICTIONS, RUN_FILE = "predictions.jsonl", "run.json"
@@ -63,21 +64,16 @@ class BenchOptions:
 
 def generate_batch(model, processor, items: Sequence[EvalItem], style: str, max_new_tokens: int) -> list[str]:
     """Greedy outputs (special tokens removed) of one left-padded batch."""
-    texts = [processor.apply_chat_template(item_messages(item, style), add_generation_prompt=True, tokenize=False)
-             for item in items]
     images = []
     for item in items:
+        views = []
         for k, source in enumerate(item.images):
             try:
-                images.append(open_image(source))
+                views.append(open_image(source))
             except OSError as err:
                 raise ValueError(f"item {item.id!r}: image {k} cannot be decoded ({err})") from None
-    processor.tokenizer.padding_side = "left"
-    inputs = processor(text=texts, images=images or None, padding=True, return_tensors="pt").to(model.device)
-    with torch.inference_mode():
-        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, temperature=None,
-                                top_p=None, top_k=None)
-    return processor.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        images.append(views)
+    return generate_texts(model, processor, [item_messages(item, style) for item in items], images, max_new_tokens)
 
 
 def append_predictions(path: Path, records: Sequence[dict]) -> None:

@@ -74,6 +74,6 @@ def item_messages(item: EvalItem, style: str) -> list[dict]:
     else:
         content = []
         for k in range(len(item.images)):
-            content += [{"type": "text", "text": f"Image {k}:"}, {"type": "image"}]
+            content += [{"type": "text", "text": f"Image {k + 1}:"}, {"type": "image"}]
         content.append({"type": "text", "text": f"{official_text(item)}\n{ACTION_INSTRUCTION}"})
     return [{"role": "user", "content": content}]
