@@ -97,6 +97,8 @@ def bench(
     ),
     label: str | None = typer.Option(None, help="Model name in the results (default: the checkpoint's name)."),
     dtype: str = typer.Option("auto", help="torch dtype of the weights (auto: as stored)."),
+    blind: bool = typer.Option(False, help="Blind control: give every item another item's images."),
+    seed: int = typer.Option(0, help="Seed of the blind control's image swap."),
 ) -> None:
     """Run a model over a benchmark (greedy, batched; shard with torchrun) and score it."""
     from hatchvl.eval.generate import BenchOptions, run_bench
@@ -106,7 +108,7 @@ def bench(
         results = run_bench(BenchOptions(
             model=model, bench=bench, data=str(data), out=str(out), limit=limit, prompt_style=prompt_style.value,
             batch_size=batch_size, max_new_tokens=max_new_tokens, viewchg_rule=viewchg_rule.value, label=label,
-            dtype=dtype,
+            dtype=dtype, blind=blind, seed=seed,
         ))
     except (ValueError, FileNotFoundError) as err:
         _fail(err)

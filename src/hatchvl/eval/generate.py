@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from hatchvl.eval.blind import blind_items
 from hatchvl.eval.items import Benchmark, EvalItem, check_bench
 from hatchvl.eval.prompts import check_style, item_messages
 from hatchvl.eval.readers import read_benchmark
@@ -53,6 +54,8 @@ class BenchOptions:
     viewchg_rule: str = "authors"
     label: str | None = None
     dtype: str = "auto"
+    blind: bool = False  # the blind control: every item gets another item's images (eval/blind.py)
+    seed: int = 0  # of the blind control's swap
 
     def __post_init__(self) -> None:
         check_bench(self.bench)
@@ -142,10 +145,15 @@ def run_bench(opts: BenchOptions) -> dict | None:
     items = benchmark.items[: opts.limit]
     predictions = out / PREDICTIONS
     notes = list(benchmark.notes) + ([f"limited to the first {len(items)} items"] if opts.limit else [])
+    if opts.blind:
+        items, kept = blind_items(items, opts.seed)
+        notes.append(f"blind control: images swapped between items (seed {opts.seed}); {kept} item(s) alone "
+                     "with their number of views kept their own")
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         _check_run(out, {"bench": opts.bench, "data": str(opts.data), "model": str(opts.model),
-                         "prompt_style": style, "max_new_tokens": max_new_tokens})
+                         "prompt_style": style, "max_new_tokens": max_new_tokens, "blind": opts.blind,
+                         "seed": opts.seed})
         if drop_unfinished_line(predictions):
             notes.append("dropped an unfinished last line of predictions.jsonl (an interrupted write)")
     _barrier(world)
