@@ -85,3 +85,75 @@ def show(
     except (ValueError, FileNotFoundError) as err:
         _fail(str(err))
     typer.echo(f"wrote {out}")
+
+
+def _up(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        _fail(f"--up must be three numbers x,y,z such as 0,0,1, got {text!r}")
+    return values
+
+
+@app.command("import-spar")
+def import_spar_command(
+    root: Path = typer.Option(..., "--root", help="SPAR-7M-RGBD folder (holding <source>/qa_jsonl, or spar/)."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder; a re-run with the same settings resumes it."),
+    sources: str = typer.Option("scannet,scannetpp,structured3d", "--sources", help="Comma-separated sources."),
+    tasks: str = typer.Option("multiview", "--tasks", help="'multiview' or comma-separated task names."),
+    sample: int = typer.Option(None, "--sample", help="Seeded subset of this many records (default: all)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of --sample and --test-fraction."),
+    splits: str = typer.Option("train,val", "--splits", help="SPAR splits to read (each becomes ours)."),
+    test_fraction: float = typer.Option(0.0, "--test-fraction", help="Fraction of scenes moved into test."),
+    up: str = typer.Option("0,0,1", "--up", help="World up of the sources' poses, x,y,z."),
+    grid: int = typer.Option(4, "--grid", help="PaStA grid n of the stored overlaps."),
+    workers: int = typer.Option(1, "--workers", help="Processes importing chunks in parallel."),
+) -> None:
+    """Import SPAR-7M-RGBD multi-view records (resumable; skips are counted in import_report.json)."""
+    from hatchvl.data.importing import format_report
+    from hatchvl.data.spar import import_spar
+
+    try:
+        report = import_spar(
+            root, out, sources=tuple(s for s in sources.split(",") if s),
+            tasks=tasks if tasks == "multiview" else tuple(t for t in tasks.split(",") if t), sample=sample,
+            seed=seed, workers=workers, splits=tuple(s for s in splits.split(",") if s), test_fraction=test_fraction,
+            up=_up(up), grid=grid,
+        )
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(format_report(report))
+    typer.echo(f"wrote {out}")
+
+
+@app.command("import-scannet")
+def import_scannet_command(
+    root: Path = typer.Option(..., "--root", help="ScanNet export: <scene>/{color,depth,pose,intrinsic}."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder; a re-run with the same settings resumes it."),
+    pairs_per_scene: int = typer.Option(10, "--pairs-per-scene", help="Samples (view sets) per scene."),
+    overlap: str = typer.Option("0.1-0.7", "--overlap", help="Allowed overlap mass of every view pair."),
+    views: str = typer.Option("2", "--views", help="Views per sample: 'lo-hi' or one number."),
+    pool: int = typer.Option(30, "--pool", help="Candidate frames per scene compared for overlap."),
+    seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the same bytes."),
+    split: str = typer.Option("0.8,0.1,0.1", "--split", help="Fractions of scenes in train,val,test."),
+    questions: bool = typer.Option(True, "--questions/--no-questions",
+                                   help="Camera-motion multiple choice where possible (else view change)."),
+    grid: int = typer.Option(4, "--grid", help="PaStA grid n of the stored overlaps."),
+    workers: int = typer.Option(1, "--workers", help="Processes importing scenes in parallel."),
+) -> None:
+    """Sample overlapping view pairs/triples from ScanNet scenes (resumable; skips counted)."""
+    from hatchvl.data.importing import format_report
+    from hatchvl.data.scannet import import_scannet
+
+    try:
+        report = import_scannet(
+            root, out, pairs_per_scene=pairs_per_scene, overlap=_range(overlap, float, "--overlap"),
+            views=_range(views, int, "--views"), seed=seed, workers=workers, pool=pool, split=_fractions(split),
+            questions=questions, grid=grid,
+        )
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(format_report(report))
+    typer.echo(f"wrote {out}")
