@@ -10,10 +10,10 @@ A stage folder holds:
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from hatchvl.data.dataset import atomic_write
@@ -23,6 +23,93 @@ if TYPE_CHECKING:  # transformers is imported where a stage runs, not when the C
 
 # LoRA on the language model's attention and MLP projections only; the vision tower stays as it is.
 LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+
+
+def trainer_arguments(opts, **specific) -> dict:
+    """The Trainer / TRL config arguments every stage shares, from the fields its options all have
+    (out, epochs, max_steps, batch_size, learning_rate, ...), then the stage's own, then opts.extra.
+    Checkpoints go to out/checkpoint-N and TensorBoard logs under out/runs."""
+    import torch
+
+    shared = dict(
+        output_dir=str(opts.out),
+        report_to=["tensorboard"],
+        num_train_epochs=opts.epochs,
+        max_steps=opts.max_steps,
+        per_device_train_batch_size=opts.batch_size,
+        learning_rate=opts.learning_rate,
+        bf16=opts.bf16,
+        save_strategy="steps",
+        save_steps=opts.save_steps,
+        save_total_limit=opts.save_total_limit,
+        logging_steps=opts.logging_steps,
+        seed=opts.seed,
+        data_seed=opts.seed,
+        use_cpu=not torch.cuda.is_available(),
+        deepspeed=opts.deepspeed,
+        dataloader_num_workers=0,
+    )
+    return {**shared, **specific, **opts.extra}
+
+
+def checkpoint_weight_files(checkpoint: str | Path) -> list[Path]:
+    """The safetensors files of a checkpoint folder (one file, or the shards its index names)."""
+    folder = Path(checkpoint)
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        return [folder / name for name in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+    return [folder / "model.safetensors"] if (folder / "model.safetensors").is_file() else []
+
+
+def load_checkpoint_weights(model: PreTrainedModel, checkpoint: str | Path) -> None:
+    """Load a checkpoint's safetensors weights into `model` in place, renaming the keys as from_pretrained
+    does (the original Qwen layout `visual.*`, `model.*` -> `model.visual.*`, `model.language_model.*`).
+
+    Raises RuntimeError when a key is left over or a trainable parameter is missing, NotImplementedError
+    for checkpoints whose tensors need converting, not only renaming (none of the supported families).
+    """
+    from safetensors.torch import load_file
+    from transformers.conversion_mapping import get_model_conversion_mapping
+    from transformers.core_model_loading import WeightConverter, WeightRenaming, rename_source_key
+
+    transforms = get_model_conversion_mapping(model)
+    renamings = [t for t in transforms if isinstance(t, WeightRenaming)]
+    converters = [t for t in transforms if isinstance(t, WeightConverter)]
+    own = model.state_dict()
+    state = {}
+    for path in checkpoint_weight_files(checkpoint):
+        for key, value in load_file(path).items():
+            name, converter = rename_source_key(key, renamings, converters, model.base_model_prefix, own)
+            if converter is not None:
+                raise NotImplementedError(f"{checkpoint}: weight {key} needs a conversion, not a renaming")
+            state[name] = value
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    if unexpected or trainable & set(missing):
+        raise RuntimeError(f"{checkpoint}: weights do not fit the model: unexpected {unexpected[:5]}, missing "
+                           f"{sorted(trainable & set(missing))[:5]}")
+
+
+class RenamedCheckpointResume:
+    """Mixin for Trainer subclasses: resume loads the checkpoint's weights with from_pretrained's key
+    renaming.
+
+    Trainer resumes with a plain load_state_dict, so a Qwen VL checkpoint (saved in the original key
+    layout, `visual.*`, `model.layers.*`) loads nothing and training silently restarts from the initial
+    weights with step-N optimizer state (transformers issue #43701, open in 5.23). DeepSpeed, FSDP and
+    LoRA checkpoints keep the Trainer's own loading.
+    """
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        if self.is_fsdp_enabled or self.is_deepspeed_enabled or not checkpoint_weight_files(resume_from_checkpoint):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        load_checkpoint_weights(model if model is not None else self.model, resume_from_checkpoint)
+
+
+@functools.cache
+def resumable(trainer_class: type) -> type:
+    """trainer_class with RenamedCheckpointResume mixed in (one class per trainer class)."""
+    return type(trainer_class.__name__, (RenamedCheckpointResume, trainer_class), {"__module__": __name__})
 
 
 def stage_marker(out: str | Path) -> Path:

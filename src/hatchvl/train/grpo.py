@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hatchvl.objectives.rewards import RewardConfig, action_reward, answer_reward, format_reward, reward_target
-from hatchvl.train.common import apply_lora, is_finished, train_and_finish
+from hatchvl.train.common import apply_lora, is_finished, resumable, train_and_finish, trainer_arguments
 
 
 @dataclass
@@ -80,36 +80,20 @@ def reward_functions(targets: dict, cfg: RewardConfig) -> list:
 
 
 def grpo_config(opts: GRPOOptions):
-    import torch
+    """The TRL GRPOConfig of a run; reward weights in the order of reward_functions."""
     from trl import GRPOConfig
 
-    return GRPOConfig(
-        output_dir=str(opts.out),
-        report_to=["tensorboard"],
-        num_train_epochs=opts.epochs,
-        max_steps=opts.max_steps,
-        per_device_train_batch_size=opts.batch_size,
+    return GRPOConfig(**trainer_arguments(
+        opts,
         num_generations=opts.num_generations,
         max_completion_length=opts.max_completion_length,
         temperature=opts.temperature,
-        learning_rate=opts.learning_rate,
         beta=opts.beta,
         reward_weights=[opts.w_format, opts.w_action, opts.w_answer],
-        bf16=opts.bf16,
         activation_checkpointing=opts.activation_checkpointing,
         use_vllm=opts.use_vllm,
         vllm_mode=opts.vllm_mode,
-        save_strategy="steps",
-        save_steps=opts.save_steps,
-        save_total_limit=opts.save_total_limit,
-        logging_steps=opts.logging_steps,
-        seed=opts.seed,
-        data_seed=opts.seed,
-        use_cpu=not torch.cuda.is_available(),
-        deepspeed=opts.deepspeed,
-        dataloader_num_workers=0,
-        **opts.extra,
-    )
+    ))
 
 
 def build_grpo_trainer(opts: GRPOOptions):
@@ -126,8 +110,9 @@ def build_grpo_trainer(opts: GRPOOptions):
     model, processor = load_model_and_processor(opts.model, dtype=opts.dtype)
     if opts.lora:
         model = apply_lora(model, opts.lora_r, opts.lora_alpha, opts.lora_dropout)
-    trainer = GRPOTrainer(model=model, args=grpo_config(opts), train_dataset=prompt_dataset(opts.data, samples),
-                          processing_class=processor, reward_funcs=reward_functions(targets, cfg))
+    trainer = resumable(GRPOTrainer)(model=model, args=grpo_config(opts),
+                                     train_dataset=prompt_dataset(opts.data, samples), processing_class=processor,
+                                     reward_funcs=reward_functions(targets, cfg))
     return trainer, processor, samples
 
 

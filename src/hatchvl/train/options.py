@@ -5,29 +5,33 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import typing
 from typing import Any
 
 import yaml
 
 
-def _convert(value: Any, default: Any, key: str, where: str) -> Any:
-    """Check a value against the type of the field's default (None defaults take str or None)."""
-    if default is dataclasses.MISSING or default is None:
-        if value is None or isinstance(value, (str, int, float)):
-            return None if value is None else str(value)
-        raise ValueError(f"{where}: key {key!r} expects text, got {value!r}")
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-    elif isinstance(default, float):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+def _convert(value: Any, kind: Any, key: str, where: str) -> Any:
+    """Check a value against its field's annotation: bool, int, float (an int is fine), str, dict, or any
+    of these `| None`."""
+    args = typing.get_args(kind)
+    if type(None) in args:
+        if value is None:
+            return None
+        kind = next(a for a in args if a is not type(None))
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as text
+        try:
             return float(value)
-    elif isinstance(default, int):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(value, type(default)):
+        except ValueError:
+            pass
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise ValueError(f"{where}: key {key!r} expects {type(default).__name__}, got {value!r}")
+    if kind in (bool, str, dict, list) and isinstance(value, kind):
+        return value
+    name = getattr(kind, "__name__", str(kind))
+    raise ValueError(f"{where}: key {key!r} expects {name}, got {value!r}")
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -49,7 +53,8 @@ def options_from_dict(cls: type, values: dict, where: str = "options"):
     missing = [n for n, f in fields.items() if _default(f) is dataclasses.MISSING and n not in values]
     if missing:
         raise ValueError(f"{where}: missing required key {missing[0]!r}")
-    converted = {k: _convert(v, _default(fields[k]), k, where) for k, v in values.items()}
+    kinds = typing.get_type_hints(cls)
+    converted = {k: _convert(v, kinds[k], k, where) for k, v in values.items()}
     return cls(**converted)
 
 

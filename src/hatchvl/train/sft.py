@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hatchvl.objectives.prompts import STYLES
-from hatchvl.train.common import apply_lora, is_finished, train_and_finish
+from hatchvl.train.common import apply_lora, is_finished, resumable, train_and_finish, trainer_arguments
 
 
 @dataclass
@@ -30,7 +30,7 @@ class SFTOptions:
     batch_size: int = 4
     grad_accum: int = 1
     learning_rate: float = 1e-5
-    warmup_steps: float = 0  # steps, or a fraction of all steps when below 1
+    warmup_steps: float = 0.0  # steps, or a fraction of all steps when below 1
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -50,33 +50,16 @@ class SFTOptions:
 
 
 def sft_config(opts: SFTOptions):
-    """The TRL SFTConfig of a run: checkpoints in out/checkpoint-N, TensorBoard under out/runs."""
-    import torch
+    """The TRL SFTConfig of a run."""
     from trl import SFTConfig
 
-    return SFTConfig(
-        output_dir=str(opts.out),
-        report_to=["tensorboard"],
-        num_train_epochs=opts.epochs,
-        max_steps=opts.max_steps,
-        per_device_train_batch_size=opts.batch_size,
+    return SFTConfig(**trainer_arguments(
+        opts,
         gradient_accumulation_steps=opts.grad_accum,
-        learning_rate=opts.learning_rate,
         warmup_steps=opts.warmup_steps,
-        bf16=opts.bf16,
         activation_checkpointing=opts.activation_checkpointing,
-        save_strategy="steps",
-        save_steps=opts.save_steps,
-        save_total_limit=opts.save_total_limit,
-        logging_steps=opts.logging_steps,
-        seed=opts.seed,
-        data_seed=opts.seed,
         max_length=None,  # never cut image tokens; prompts are as long as their views make them
-        use_cpu=not torch.cuda.is_available(),
-        deepspeed=opts.deepspeed,
-        dataloader_num_workers=0,
-        **opts.extra,
-    )
+    ))
 
 
 def build_sft_trainer(opts: SFTOptions):
@@ -91,7 +74,8 @@ def build_sft_trainer(opts: SFTOptions):
     model, processor = load_model_and_processor(opts.model, dtype=opts.dtype)
     if opts.lora:
         model = apply_lora(model, opts.lora_r, opts.lora_alpha, opts.lora_dropout)
-    trainer = SFTTrainer(model=model, args=sft_config(opts), train_dataset=dataset, processing_class=processor)
+    trainer = resumable(SFTTrainer)(model=model, args=sft_config(opts), train_dataset=dataset,
+                                    processing_class=processor)
     return trainer, processor, samples
 
 

@@ -1,0 +1,203 @@
+"""PaStA supervision of a dataset split: the overlap matrices S of every view pair of every sample.
+
+A sample with V views has the pairs (i, j), i < j, in the order of `all_pairs`; its S is
+(P, n², n²) float32 with S[k] = S(view i, view j) of DESIGN.md (PaStA 1-4), computed from the depth maps,
+K and c2w with `symmetric_overlaps`. Samples of one scene share views, so identical pairs are computed
+once. The result is cached in `<cache_dir>/pasta-supervision-<split>-<key>.npz`, written atomically; the
+key hashes the split's manifest, the grid and the tolerances (depth files are taken to be immutable).
+
+Bad samples (no depth maps or poses, fewer than two views, unreadable files, or no overlap between any
+pair of views — which would give a silent zero loss) are recorded with the reason, in the cache as well;
+the caller turns them into an error naming the sample, or a counted skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from hatchvl.data.dataset import Sample, atomic_write, load_depth, manifest_path, read_manifest, resolve
+from hatchvl.geometry.camera import scale_intrinsics
+from hatchvl.geometry.motion import all_pairs
+from hatchvl.geometry.overlap import symmetric_overlaps
+
+CACHE_VERSION = 1
+_CHUNK = 256  # pairs per call of symmetric_overlaps
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """The S of every good sample of a split, and the bad samples with the reason.
+
+    overlaps[sample id] is (P, n², n²) float32, P = V(V-1)/2 pairs in `all_pairs` order.
+    """
+
+    overlaps: dict[str, np.ndarray]
+    bad: dict[str, str]
+    grid: int
+    cache_file: Path | None = None
+    from_cache: bool = False
+
+
+class BadSampleError(ValueError):
+    """A sample that PaStA cannot use; the message names it."""
+
+
+def supervision_key(root: str | Path, split: str, grid: int, tol_abs: float, tol_rel: float) -> str:
+    """Hash of what S depends on: the split's manifest bytes, grid and tolerances."""
+    manifest = hashlib.sha256(manifest_path(root, split).read_bytes()).hexdigest()
+    record = {"version": CACHE_VERSION, "manifest": manifest, "grid": grid, "tol_abs": tol_abs, "tol_rel": tol_rel}
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_supervision(
+    root: str | Path,
+    split: str,
+    grid: int = 4,
+    tol_abs: float = 0.02,
+    tol_rel: float = 0.05,
+    cache_dir: str | Path | None = None,
+) -> tuple[list[Sample], Supervision]:
+    """The split's samples and their supervision, from the cache in cache_dir when it matches, else
+    computed (and cached when cache_dir is given)."""
+    samples = read_manifest(root, split, check_files=False)
+    cache_file = None
+    if cache_dir is not None:
+        key = supervision_key(root, split, grid, tol_abs, tol_rel)
+        cache_file = Path(cache_dir) / f"pasta-supervision-{split}-{key}.npz"
+        if cache_file.is_file():
+            return samples, _read_cache(cache_file, grid)
+    sup = compute_supervision(root, samples, grid, tol_abs, tol_rel)
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        _write_cache(cache_file, sup)
+        sup = Supervision(sup.overlaps, sup.bad, grid, cache_file)
+    return samples, sup
+
+
+def compute_supervision(
+    root: str | Path, samples: Sequence[Sample], grid: int = 4, tol_abs: float = 0.02, tol_rel: float = 0.05
+) -> Supervision:
+    """S of every pair of every sample (see the module docstring); bad samples are recorded, not raised."""
+    views, bad, depths = {}, {}, {}
+    for sample in samples:
+        try:
+            views[sample.id] = _sample_views(root, sample, depths)
+        except BadSampleError as err:
+            bad[sample.id] = str(err)
+    # unique pairs, keyed by what S depends on
+    pair_keys: dict[tuple, int] = {}
+    jobs: list[tuple[_View, _View]] = []
+    sample_pairs: dict[str, list[int]] = {}
+    for sid, vs in views.items():
+        index = []
+        for i, j in all_pairs(len(vs)):
+            key = (vs[i].key, vs[j].key)
+            if key not in pair_keys:
+                pair_keys[key] = len(jobs)
+                jobs.append((vs[i], vs[j]))
+            index.append(pair_keys[key])
+        sample_pairs[sid] = index
+    values = _pair_overlaps(jobs, depths, grid, tol_abs, tol_rel)
+    overlaps = {}
+    for sid, index in sample_pairs.items():
+        s = values[index]
+        if not s.any():
+            bad[sid] = (f"sample {sid!r}: no pair of its views overlaps (S is zero for all pairs: empty depth "
+                        f"maps, or poses that do not match the views?)")
+        else:
+            overlaps[sid] = s
+    return Supervision(overlaps, bad, grid)
+
+
+@dataclass(frozen=True, eq=False)
+class _View:
+    depth: str  # manifest path of the depth map
+    K: np.ndarray  # (3, 3) of the depth map's resolution
+    c2w: np.ndarray  # (4, 4)
+
+    @property
+    def key(self) -> tuple:
+        return (self.depth, self.K.tobytes(), self.c2w.tobytes())
+
+
+def _sample_views(root, sample: Sample, depths: dict[str, np.ndarray]) -> list[_View]:
+    """The views of a sample with K at depth resolution; loads its depth maps into `depths` (shared
+    between samples). Raises BadSampleError naming the sample."""
+    sid = sample.id
+    if sample.depths is None or sample.K is None or sample.c2w is None:
+        raise BadSampleError(f"sample {sid!r} has no depth maps or camera poses; PaStA needs depths, K and c2w "
+                             f"for every view")
+    if sample.num_views < 2:
+        raise BadSampleError(f"sample {sid!r} has {sample.num_views} view; PaStA needs at least two")
+    views = []
+    for image, depth, K, c2w in zip(sample.images, sample.depths, sample.K, sample.c2w, strict=True):
+        try:
+            if depth not in depths:
+                depths[depth] = load_depth(root, depth)
+            with Image.open(resolve(root, image)) as im:
+                image_hw = (im.height, im.width)
+        except (OSError, ValueError) as err:
+            raise BadSampleError(f"sample {sid!r}: cannot read its views: {err}") from None
+        depth_hw = depths[depth].shape
+        # K is stored for the image; rescale it when the depth map has another resolution
+        views.append(_View(depth, K if image_hw == depth_hw else scale_intrinsics(K, image_hw, depth_hw), c2w))
+    return views
+
+
+def _pair_overlaps(jobs: list[tuple[_View, _View]], depths: dict[str, np.ndarray], grid: int, tol_abs: float,
+                   tol_rel: float) -> np.ndarray:
+    """(len(jobs), n², n²) float32: S of every (X, Y) job, batched by depth-map sizes."""
+    out = np.zeros((len(jobs), grid * grid, grid * grid), np.float32)
+    groups: dict[tuple, list[int]] = {}
+    for k, (x, y) in enumerate(jobs):
+        groups.setdefault((depths[x.depth].shape, depths[y.depth].shape), []).append(k)
+
+    def stack(vs: list[_View]):
+        return np.stack([depths[v.depth] for v in vs]), np.stack([v.K for v in vs]), np.stack([v.c2w for v in vs])
+
+    for members in groups.values():
+        for start in range(0, len(members), _CHUNK):
+            chunk = members[start:start + _CHUNK]
+            xs, ys = [jobs[k][0] for k in chunk], [jobs[k][1] for k in chunk]
+            out[chunk] = symmetric_overlaps(*stack(xs), *stack(ys), grid=grid, tol_abs=tol_abs, tol_rel=tol_rel)
+    return out
+
+
+def _write_cache(path: Path, sup: Supervision) -> None:
+    ids = list(sup.overlaps)
+    counts = [len(sup.overlaps[i]) for i in ids]
+    n2 = sup.grid * sup.grid
+    stacked = np.concatenate([sup.overlaps[i] for i in ids]) if ids else np.zeros((0, n2, n2), np.float32)
+    buffer = io.BytesIO()
+    np.savez(buffer, ids=np.array(ids, dtype=str), counts=np.array(counts, dtype=np.int64), S=stacked,
+             bad_ids=np.array(list(sup.bad), dtype=str), bad_reasons=np.array(list(sup.bad.values()), dtype=str),
+             grid=np.int64(sup.grid))
+    atomic_write(path, buffer.getvalue())
+
+
+def _read_cache(path: Path, grid: int) -> Supervision:
+    with np.load(path, allow_pickle=False) as f:
+        if int(f["grid"]) != grid:
+            raise ValueError(f"{path}: cache holds grid {int(f['grid'])}, expected {grid}; delete it")
+        S, counts = f["S"], f["counts"]
+        ends = np.cumsum(counts)
+        overlaps = {str(i): S[e - c:e] for i, c, e in zip(f["ids"], counts, ends, strict=True)}
+        bad = dict(zip(f["bad_ids"].tolist(), f["bad_reasons"].tolist(), strict=True))
+    return Supervision(overlaps, bad, grid, path, from_cache=True)
+
+
+def check_bad(sup: Supervision, skip_bad: bool, what: str = "PaStA") -> list[str]:
+    """Raise for the first bad sample unless skip_bad; return the skipped ids."""
+    if sup.bad and not skip_bad:
+        first = next(iter(sup.bad.values()))
+        more = f" ({len(sup.bad) - 1} more bad samples)" if len(sup.bad) > 1 else ""
+        raise BadSampleError(f"{what}: {first}{more}; fix the data or set skip_bad=true (--skip-bad) to skip them")
+    return list(sup.bad)

@@ -1,0 +1,34 @@
+"""Options from YAML values and key=value overrides."""
+
+import pytest
+
+from hatchvl.train.options import options_from_dict, parse_overrides
+from hatchvl.train.sft import SFTOptions
+
+
+def test_overrides_are_yaml_values():
+    values = parse_overrides(["lora_r=8", "learning_rate=1e-3", "bf16=true", "extra={weight_decay: 0.1}",
+                              "deepspeed=cfg.json"])
+    opts = options_from_dict(SFTOptions, {"model": "m", "data": "d", "out": "o", **values})
+    assert opts.lora_r == 8 and opts.learning_rate == 0.001 and opts.bf16 is True
+    assert opts.extra == {"weight_decay": 0.1} and opts.deepspeed == "cfg.json"
+    fraction = options_from_dict(SFTOptions, {"model": "m", "data": "d", "out": "o", "warmup_steps": 0.05})
+    assert fraction.warmup_steps == 0.05
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"lora_rank": 8}, r"unknown key 'lora_rank' \(did you mean 'lora_r'\?\)"),
+    ({"lora_r": 8.5}, "key 'lora_r' expects int"),
+    ({"bf16": "yes please"}, "key 'bf16' expects bool"),
+    ({"learning_rate": "fast"}, "key 'learning_rate' expects float"),
+])
+def test_bad_values_name_the_key(values, message):
+    with pytest.raises(ValueError, match=message):
+        options_from_dict(SFTOptions, {"model": "m", "data": "d", "out": "o", **values}, where="here")
+
+
+def test_missing_key_and_malformed_pairs():
+    with pytest.raises(ValueError, match="missing required key 'out'"):
+        options_from_dict(SFTOptions, {"model": "m", "data": "d"})
+    with pytest.raises(ValueError, match="expected key=value"):
+        parse_overrides(["lora_r"])
