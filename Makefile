@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEMO_DIR ?= runs/demo
+DEMO_DIR ?= runs/tiny-cpu
 
 .PHONY: demo test lint clean
 

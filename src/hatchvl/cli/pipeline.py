@@ -1,0 +1,54 @@
+"""`hatchvl pipeline RECIPE` and `hatchvl ablate RECIPE`: the main job and the paper's ablation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hatchvl.pipeline.steps import STEPS
+
+
+def _recipe(path: Path, run_dir: Path | None):
+    from hatchvl.pipeline.recipe import load_recipe
+
+    try:
+        return load_recipe(path, str(run_dir) if run_dir else None)
+    except (ValueError, FileNotFoundError) as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+def pipeline(
+    recipe: Path = typer.Argument(..., help="Recipe YAML, e.g. configs/tiny-cpu.yaml."),
+    run_dir: Path | None = typer.Option(None, "--run-dir", help="Run folder (default: the recipe's run_dir)."),
+    stages: str | None = typer.Option(None, "--stages", help=f"Comma-separated steps to run: {', '.join(STEPS)}."),
+    start: str | None = typer.Option(None, "--from", help="Run this step and all after it."),
+) -> None:
+    """Run a recipe: data, base model, PaStA -> QA SFT -> ActoR cold start -> GRPO, evaluation with blind
+    controls, then RUN/report.md and RUN/report.json. A re-run skips finished steps and resumes an
+    unfinished one."""
+    from hatchvl.pipeline.run import run_pipeline
+
+    loaded = _recipe(recipe, run_dir)
+    try:
+        run_pipeline(loaded, [s.strip() for s in stages.split(",")] if stages else None, start)
+    except ValueError as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+def ablate(
+    recipe: Path = typer.Argument(..., help="Recipe YAML with every stage enabled."),
+    run_dir: Path | None = typer.Option(None, "--run-dir", help="Run folder (default: the recipe's run_dir)."),
+) -> None:
+    """The paper's ablation: base, QA fine-tuning only, without PaStA, without ActoR, full HATCH; shared
+    stages run once. Ends with RUN/ablation.md."""
+    from hatchvl.pipeline.ablate import run_ablation
+
+    loaded = _recipe(recipe, run_dir)
+    try:
+        run_ablation(loaded)
+    except ValueError as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(2) from None

@@ -1,0 +1,100 @@
+"""The whole pipeline on a micro recipe: every stage, the report, resuming, step selection, the ablation."""
+
+import json
+import os
+
+import pytest
+import yaml
+
+from hatchvl.pipeline.ablate import run_ablation
+from hatchvl.pipeline.recipe import load_recipe
+from hatchvl.pipeline.run import run_pipeline
+
+MICRO = {
+    "name": "micro", "seed": 0,
+    "data": {"synth": {"scenes": 4, "size": 64, "views": [2, 3], "samples_per_scene": 4, "split": [0.5, 0.25, 0.25]}},
+    "model": {"init_tiny": {"family": "qwen2_5_vl", "tokenizer": "bpe", "bpe_vocab_size": 320}},
+    "stages": {
+        "pasta": {"max_steps": 2, "batch_size": 2, "dtype": "float32"},
+        "qa_sft": {"max_steps": 2, "batch_size": 2, "dtype": "float32"},
+        "actor_sft": {"max_steps": 2, "batch_size": 2, "fraction": 0.5, "dtype": "float32"},
+        "grpo": {"max_steps": 2, "batch_size": 2, "num_generations": 2, "max_completion_length": 8,
+                 "dtype": "float32"},
+    },
+    "eval": {"probe": {"split": "test", "limit": 4}, "sampling": {"split": "val", "limit": 2, "max_new_tokens": 12},
+             "benchmarks": [{"bench": "synthetic", "limit": 3, "max_new_tokens": 8}]},
+}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    path = root / "micro.yaml"
+    path.write_text(yaml.safe_dump(MICRO))
+    recipe = load_recipe(path, run_dir=str(root / "run"))
+    log = []
+    report = run_pipeline(recipe, log=log.append)
+    return recipe, root / "run", report, log
+
+
+def test_report_has_every_number(finished_run):
+    _, run, report, _ = finished_run
+    on_disk = json.loads((run / "report.json").read_text())
+    assert on_disk["stages"].keys() == {"pasta", "qa_sft", "actor_sft", "grpo"}
+    pasta = on_disk["stages"]["pasta"]
+    for key in ("probe_before", "probe_after", "probe_chance", "probe_same_position", "probe_colour"):
+        assert 0.0 <= pasta[key] <= 1.0, key
+    assert pasta["probe_chance"] == pytest.approx(1 / 16)
+    assert 0.0 <= on_disk["stages"]["actor_sft"]["format_rate"] <= 1.0
+    grpo = on_disk["stages"]["grpo"]
+    assert grpo["steps"] == 2 and 0.0 <= grpo["reward_start"] <= 2.5 and 0.0 <= grpo["reward_end"] <= 2.5
+    synthetic = on_disk["eval"]["synthetic"]
+    assert synthetic["count"] == 3 and 0 <= synthetic["average"] <= 100 and 0 <= synthetic["blind_average"] <= 100
+    for step in ("data", "model", "pasta", "qa_sft", "actor_sft", "grpo", "eval"):
+        assert on_disk["wall_s"][step] >= 0, step
+    assert on_disk["stages"]["grpo"]["wall_s"] > 0
+    text = (run / "report.md").read_text()
+    assert "probe top-1" in text and "blind control" in text and "format compliance" in text
+    for line in text.splitlines():
+        if line.startswith("![") and "(" in line:
+            assert (run / line[line.index("(") + 1: -1]).is_file(), line
+
+
+def test_each_stage_writes_its_own_folder_chained_by_name(finished_run):
+    _, run, _, _ = finished_run
+    for name in ("base", "data", "pasta", "pasta-qa_sft", "pasta-qa_sft-actor_sft", "pasta-qa_sft-actor_sft-grpo"):
+        assert (run / name).is_dir(), name
+    for name in ("pasta", "pasta-qa_sft", "pasta-qa_sft-actor_sft", "pasta-qa_sft-actor_sft-grpo"):
+        assert (run / name / "stage.json").is_file() and (run / name / "model" / "config.json").is_file()
+    stage = json.loads((run / "pasta-qa_sft" / "stage.json").read_text())
+    assert stage["options"]["model"] == str(run / "pasta" / "model")  # qa_sft starts from the PaStA model
+
+
+def test_a_rerun_skips_finished_steps_and_from_reruns_selected_ones(finished_run):
+    recipe, run, _, _ = finished_run
+    marks = {p: os.stat(p).st_mtime_ns for p in run.glob("*/stage.json")}
+    log = []
+    run_pipeline(recipe, log=log.append)
+    assert not [line for line in log if line.startswith("== ")], log  # nothing trained again
+    assert {p: os.stat(p).st_mtime_ns for p in run.glob("*/stage.json")} == marks
+    (run / "eval" / "pasta-qa_sft-actor_sft-grpo" / "synthetic-blind" / "results.json").unlink()
+    log = []
+    report = run_pipeline(recipe, start="eval", log=log.append)
+    assert any("synthetic-blind" in line for line in log)
+    assert "blind_average" in report["eval"]["synthetic"]
+
+
+def test_the_ablation_reuses_shared_stages(finished_run):
+    recipe, run, _, _ = finished_run
+    before = {p: os.stat(p).st_mtime_ns for p in run.glob("*/stage.json")}
+    table = run_ablation(recipe, log=lambda _: None)
+    assert list(table) == ["base", "qa_only", "no_pasta", "no_actor", "full"]
+    for name, mark in before.items():  # the main run's stages were reused, not retrained
+        assert os.stat(name).st_mtime_ns == mark
+    for name in ("qa_sft", "qa_sft-actor_sft", "qa_sft-actor_sft-grpo"):
+        assert (run / name / "stage.json").is_file()
+    assert len(list(run.glob("*/stage.json"))) == 7  # 4 main + 3 without PaStA
+    text = (run / "ablation.md").read_text()
+    assert "| full |" in text and "| base |" in text
+    for variant in table.values():
+        assert "average" in variant["eval"]["synthetic"]
