@@ -143,3 +143,20 @@ def test_cli_import_scannet(export, tmp_path):
     result = CliRunner().invoke(app, ["data", "import-scannet", "--root", str(export[0]), "--out", str(tmp_path / "e"),
                                       "--overlap", "0.7-0.1"])
     assert result.exit_code == 2 and "overlap must be lo-hi" in result.output
+
+
+def test_pasta_supervision_reads_the_stored_overlaps(imported, tmp_path):
+    from hatchvl.data.supervision import load_supervision
+
+    out = tmp_path / "ds"
+    shutil.copytree(imported[0], out)
+    split = next(s for s in SPLITS if read_manifest(out, s))
+    sample = read_manifest(out, split)[0]
+    stored = out / "overlaps" / sample.scene_id / f"{sample.id}.npy"
+    marked = np.load(stored) * 0.5  # a value only the stored file holds
+    np.save(stored, marked)
+    _, sup = load_supervision(out, split)
+    np.testing.assert_array_equal(sup.overlaps[sample.id], marked)
+    _, recomputed = load_supervision(out, split, tol_abs=0.03)  # other tolerances: computed from depth
+    assert not np.array_equal(recomputed.overlaps[sample.id], marked)
+    np.testing.assert_allclose(recomputed.overlaps[sample.id], marked * 2, atol=0.05)

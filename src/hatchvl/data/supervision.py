@@ -85,9 +85,13 @@ def load_supervision(
 def compute_supervision(
     root: str | Path, samples: Sequence[Sample], grid: int = 4, tol_abs: float = 0.02, tol_rel: float = 0.05
 ) -> Supervision:
-    """S of every pair of every sample (see the module docstring); bad samples are recorded, not raised."""
+    """S of every pair of every sample (see the module docstring); bad samples are recorded, not raised.
+    Overlaps an importer stored with the dataset (same grid and tolerances) are read, not recomputed."""
+    stored = stored_overlaps(root, samples, grid, tol_abs, tol_rel)
     views, bad, depths = {}, {}, {}
     for sample in samples:
+        if sample.id in stored:
+            continue
         try:
             views[sample.id] = _sample_views(root, sample, depths)
         except BadSampleError as err:
@@ -106,15 +110,36 @@ def compute_supervision(
             index.append(pair_keys[key])
         sample_pairs[sid] = index
     values = _pair_overlaps(jobs, depths, grid, tol_abs, tol_rel)
+    found = {sid: values[index] for sid, index in sample_pairs.items()} | stored
     overlaps = {}
-    for sid, index in sample_pairs.items():
-        s = values[index]
+    for sid, s in found.items():
         if not s.any():
             bad[sid] = (f"sample {sid!r}: no pair of its views overlaps (S is zero for all pairs: empty depth "
                         f"maps, or poses that do not match the views?)")
         else:
             overlaps[sid] = s
     return Supervision(overlaps, bad, grid)
+
+
+def stored_overlaps(root: str | Path, samples: Sequence[Sample], grid: int, tol_abs: float,
+                    tol_rel: float) -> dict[str, np.ndarray]:
+    """The S an importer stored with the dataset (`overlaps/<scene_id>/<id>.npy`, described under
+    `overlaps` in dataset.json), for the samples that have one, when its grid and tolerances match."""
+    info_file = Path(root) / "dataset.json"
+    info = json.loads(info_file.read_text()).get("overlaps") if info_file.is_file() else None
+    if not info or (info.get("grid"), info.get("tol_abs"), info.get("tol_rel")) != (grid, tol_abs, tol_rel):
+        return {}
+    found = {}
+    for sample in samples:
+        path = Path(root) / "overlaps" / sample.scene_id / f"{sample.id}.npy"
+        if path.is_file():
+            s = np.load(path, allow_pickle=False)
+            pairs = len(all_pairs(sample.num_views))
+            if s.shape != (pairs, grid * grid, grid * grid):
+                raise ValueError(f"{path}: stored overlaps of sample {sample.id!r} have shape {s.shape}, expected "
+                                 f"({pairs}, {grid * grid}, {grid * grid})")
+            found[sample.id] = s.astype(np.float32, copy=False)
+    return found
 
 
 @dataclass(frozen=True, eq=False)
