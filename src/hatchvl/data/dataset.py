@@ -10,6 +10,7 @@ and up out.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -304,6 +305,20 @@ def read_manifest(root: str | Path, split: str = "train", check_files: bool = Tr
                     raise ValueError(f"{where}: sample {sample.id!r}: field {field!r}: missing file {missing[0]}")
         samples.append(sample)
     return samples
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """An image (H, W, 3) uint8 encoded as the dataset stores images."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """An array encoded as the dataset stores depth maps (.npy, no pickle)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
 
 
 def load_image(root: str | Path, path: str) -> np.ndarray:

@@ -16,7 +16,6 @@ text}}`; every further line is `<split>\\t<manifest line>`.
 
 from __future__ import annotations
 
-import io
 import json
 import multiprocessing
 import os
@@ -68,18 +67,6 @@ class ChunkResult:
 
 
 ChunkFn = Callable[[object, int], ChunkResult]
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
 
 
 def write_once(root: Path, rel: str, make: Callable[[], bytes]) -> str:

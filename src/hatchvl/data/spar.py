@@ -22,15 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hatchvl.data.dataset import LETTERS, Marker, Sample, check_relative_path, encode_sample
+from hatchvl.data.dataset import LETTERS, Marker, Sample, check_relative_path, encode_sample, npy_bytes, png_bytes
 from hatchvl.data.importing import (
     ChunkResult,
     GeoView,
     Skip,
     colour_into_depth_camera,
     finish,
-    npy_bytes,
-    png_bytes,
     prepare_output,
     read_depth_m,
     read_intrinsics,

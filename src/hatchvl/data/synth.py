@@ -14,7 +14,6 @@ configured range.
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import multiprocessing
@@ -24,10 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
-from hatchvl.data.dataset import SPLITS, Sample, atomic_write, encode_sample, manifest_path
+from hatchvl.data.dataset import SPLITS, Sample, atomic_write, encode_sample, manifest_path, npy_bytes, png_bytes
 from hatchvl.data.questions import CATEGORIES, Question, draw_markers, make_question
 from hatchvl.data.render import Photometric, Render, render
 from hatchvl.data.scene import Scene, make_scene, sample_cameras, scene_to_json
@@ -170,18 +168,6 @@ def _sample_question(scene, pool, subsets, sizes, order, number, rng):
     return None
 
 
-def _png(rgb: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
 def _records(build: SceneBuild, sid: str) -> tuple[list[Sample], dict[str, np.ndarray]]:
     """Manifest records of a built scene, and the marked images they need (file name -> rgb)."""
     up = np.asarray(build.scene.up, dtype=np.float64)
@@ -216,10 +202,10 @@ def write_scene(root: Path, config: SynthConfig, index: int) -> int:
     records, marked = _records(build, sid)
     (partial / "scene.json").write_text(json.dumps(scene_to_json(build.scene)) + "\n")
     for p, view in build.views.items():
-        (partial / f"view{p:02d}.png").write_bytes(_png(view.rgb))
-        (partial / f"view{p:02d}_depth.npy").write_bytes(_npy(view.depth))
+        (partial / f"view{p:02d}.png").write_bytes(png_bytes(view.rgb))
+        (partial / f"view{p:02d}_depth.npy").write_bytes(npy_bytes(view.depth))
     for name, rgb in marked.items():
-        (partial / name).write_bytes(_png(rgb))
+        (partial / name).write_bytes(png_bytes(rgb))
     (partial / "samples.jsonl").write_text("".join(encode_sample(r) + "\n" for r in records), encoding="utf-8")
     partial.rename(final)
     return index

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from hatchvl.train.common import is_finished, train_and_finish
+from hatchvl.train.common import is_finished, train_and_finish, trainer_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -79,34 +79,17 @@ class PastaOptions:
 
 
 def training_arguments(opts: PastaOptions):
-    """The Trainer arguments of a run: checkpoints in out/checkpoint-N, TensorBoard under out/runs."""
-    import torch
+    """The Trainer arguments of a run (train.common.trainer_arguments plus the PaStA specifics)."""
     from transformers import TrainingArguments
 
-    settings = dict(
-        output_dir=str(opts.out),
-        report_to=["tensorboard"],
-        num_train_epochs=opts.epochs,
-        max_steps=opts.max_steps,
-        per_device_train_batch_size=opts.batch_size,
+    return TrainingArguments(**trainer_arguments(
+        opts,
         gradient_accumulation_steps=opts.grad_accum,
-        learning_rate=opts.learning_rate,
         warmup_steps=opts.warmup_steps,
         weight_decay=opts.weight_decay,
-        bf16=opts.bf16,
-        save_strategy="steps",
-        save_steps=opts.save_steps,
-        save_total_limit=opts.save_total_limit,
-        logging_steps=opts.logging_steps,
-        seed=opts.seed,
-        data_seed=opts.seed,
-        use_cpu=not torch.cuda.is_available(),
-        deepspeed=opts.deepspeed,
-        dataloader_num_workers=0,
         remove_unused_columns=False,  # the collator's fields are not the model's forward arguments
         ddp_find_unused_parameters=False,  # every trainable parameter feeds the features
-    )
-    return TrainingArguments(**{**settings, **opts.extra})
+    ))
 
 
 def run_pasta(opts: PastaOptions, callbacks: list | None = None) -> dict:
