@@ -98,3 +98,11 @@ def test_the_ablation_reuses_shared_stages(finished_run):
     assert "| full |" in text and "| base |" in text
     for variant in table.values():
         assert "average" in variant["eval"]["synthetic"]
+
+
+def test_a_recipe_edited_after_a_stage_ran_is_refused(finished_run, tmp_path):
+    recipe, run, _, _ = finished_run
+    edited = load_recipe(recipe.source, run_dir=str(run))
+    edited.stages["qa_sft"] = {**edited.stages["qa_sft"], "learning_rate": 0.5}
+    with pytest.raises(ValueError, match=r"stages\.qa_sft: .* other options \(learning_rate\)"):
+        run_pipeline(edited, log=lambda _: None)

@@ -7,6 +7,7 @@ an unfinished training stage resumes from its newest checkpoint. `steps` / `star
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -40,6 +41,19 @@ def _write_json(path: Path, data: dict) -> None:
 
 def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def check_same_options(stage: str, opts) -> None:
+    """A finished (or half-run) stage folder must have been made with these options: a recipe edited after
+    a stage ran would otherwise be silently ignored."""
+    recorded = _read_json(Path(opts.out) / "stage.json")
+    if recorded is None:
+        return
+    now = json.loads(json.dumps(dataclasses.asdict(opts), default=str))
+    changed = sorted(k for k in now.keys() | recorded["options"].keys() if now.get(k) != recorded["options"].get(k))
+    if changed:
+        raise ValueError(f"stages.{stage}: {opts.out} was made with other options ({', '.join(changed)}); delete "
+                         "that folder (and those after it) to run it again, or use another --run-dir")
 
 
 class Runner:
@@ -100,6 +114,7 @@ class Runner:
 
     def run_stage(self, stage: str, chain: list[str]) -> None:
         opts = self.stage_options(stage, chain)
+        check_same_options(stage, opts)
         if not is_finished(opts.out):
             self.log(f"== {stage}: {Path(opts.model).parent.name or opts.model} -> {opts.out}")
         if stage == "pasta":

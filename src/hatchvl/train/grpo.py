@@ -108,6 +108,10 @@ def build_grpo_trainer(opts: GRPOOptions):
     targets = {s.id: reward_target(s) for s in samples}
     cfg = RewardConfig(w_action=opts.w_action, w_answer=opts.w_answer, w_format=opts.w_format)
     model, processor = load_model_and_processor(opts.model, dtype=opts.dtype)
+    # TRL left-pads prompt ids but runs the processor with the tokenizer's own padding side for the forward
+    # inputs: with right padding mm_token_type_ids no longer line up with the tokens once a batch holds two
+    # prompts of different lengths (a shape error in Qwen VL's rope index)
+    processor.tokenizer.padding_side = "left"
     if opts.lora:
         model = apply_lora(model, opts.lora_r, opts.lora_alpha, opts.lora_dropout)
     trainer = resumable(GRPOTrainer)(model=model, args=grpo_config(opts),
