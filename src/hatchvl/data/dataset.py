@@ -269,6 +269,16 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def check_writable(root: Path) -> None:
+    """Create root if needed and check that files can be written there; ValueError naming root if not."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        atomic_write(root / ".write-test", b"")
+        (root / ".write-test").unlink()
+    except OSError as err:
+        raise ValueError(f"cannot write the dataset to {root}: {err.strerror or err}") from None
+
+
 def write_manifest(root: str | Path, split: str, samples: list[Sample]) -> Path:
     """Write a split's manifest atomically; sample ids must be unique."""
     ids = [s.id for s in samples]

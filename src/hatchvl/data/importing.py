@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from hatchvl.data.dataset import SPLITS, atomic_write, manifest_path
+from hatchvl.data.dataset import SPLITS, atomic_write, check_writable, manifest_path
 from hatchvl.geometry.camera import check_pose, scale_intrinsics
 from hatchvl.geometry.motion import all_pairs
 from hatchvl.geometry.overlap import symmetric_overlaps
@@ -82,12 +82,7 @@ def write_once(root: Path, rel: str, make: Callable[[], bytes]) -> str:
 def prepare_output(root: Path, generator: str, settings: dict) -> None:
     """Make root ready: writable, and empty or an earlier import with the same settings (which resumes).
     Raises ValueError naming the difference otherwise."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        atomic_write(root / ".write-test", b"")
-        (root / ".write-test").unlink()
-    except OSError as err:
-        raise ValueError(f"cannot write the dataset to {root}: {err.strerror or err}") from None
+    check_writable(root)
     info_path = root / INFO_FILE
     wanted = json.loads(json.dumps(settings))
     if info_path.is_file():

@@ -25,7 +25,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from hatchvl.data.dataset import SPLITS, Sample, atomic_write, encode_sample, manifest_path, npy_bytes, png_bytes
+from hatchvl.data.dataset import (
+    SPLITS,
+    Sample,
+    atomic_write,
+    check_writable,
+    encode_sample,
+    manifest_path,
+    npy_bytes,
+    png_bytes,
+)
 from hatchvl.data.questions import CATEGORIES, Question, draw_markers, make_question
 from hatchvl.data.render import Photometric, Render, render
 from hatchvl.data.scene import Scene, make_scene, sample_cameras, scene_to_json
@@ -227,12 +236,7 @@ def _info(config: SynthConfig, counts: dict[str, int] | None) -> bytes:
 def prepare_output(root: Path, config: SynthConfig) -> None:
     """Make sure root can hold this dataset before any work: writable, and empty or an earlier run of
     the same config. Raises ValueError with the reason otherwise."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        atomic_write(root / ".write-test", b"")
-        (root / ".write-test").unlink()
-    except OSError as err:
-        raise ValueError(f"cannot write the dataset to {root}: {err.strerror or err}") from None
+    check_writable(root)
     info_path = root / INFO_FILE
     if info_path.is_file():
         earlier = json.loads(info_path.read_text()).get("config") or {}
