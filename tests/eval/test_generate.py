@@ -10,7 +10,6 @@ import sys
 import textwrap
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from hatchvl.cli.eval import app
@@ -26,13 +25,7 @@ from tests.eval.layouts import mmsi_row, spar_rows, write_mmsi_parquet, write_sp
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """A 0.4 M-parameter model runs ~10x faster on one thread than on two busy cores; restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

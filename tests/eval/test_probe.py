@@ -23,14 +23,7 @@ from hatchvl.models.tiny import init_tiny
 N2 = 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and a second thread on a busy 2-core machine can make every
-    step tens of times slower (OpenMP threads waiting for each other)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def hand_made(perm: torch.Tensor, empty: int = 0):

@@ -34,14 +34,7 @@ from hatchvl.train.pasta_data import (
 WORKER = Path(__file__).with_name("pasta_ddp_worker.py")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and a second thread on a busy 2-core machine can make every
-    step tens of times slower (OpenMP threads waiting for each other)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
