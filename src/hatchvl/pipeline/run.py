@@ -139,12 +139,16 @@ class Runner:
         spec = self.recipe.eval.get("probe")
         if spec is None or path.is_file():
             return
-        from hatchvl.eval.probe import probe_checkpoint
+        from hatchvl.eval.probe import build_probe_set, run_probe
+        from hatchvl.models.loading import load_model_and_processor
 
-        kwargs = {"split": spec.get("split", "test"), "grid": opts.grid, "limit": spec.get("limit"),
-                  "before_merger": opts.before_merger}
-        before = probe_checkpoint(opts.model, self.data_dir, **kwargs).as_dict()
-        after = probe_checkpoint(Path(opts.out) / "model", self.data_dir, **kwargs).as_dict()
+        # one probe set (held-out pairs, their S at the stage's tolerances, cell colours) for both models
+        probe_set = build_probe_set(self.data_dir, spec.get("split", "test"), opts.grid, spec.get("limit"),
+                                    opts.tol_abs, opts.tol_rel, cache_dir=opts.out)
+        before, after = (
+            run_probe(*load_model_and_processor(model, dtype="float32"), probe_set, opts.before_merger).as_dict()
+            for model in (opts.model, Path(opts.out) / "model")
+        )
         _write_json(path, {"before": before, "after": after})
         self.log(f"   probe top-1 {before['top1']:.3f} -> {after['top1']:.3f} (chance {after['chance']:.3f}, "
                  f"same position {after['same_position']:.3f}, colour {after['colour']:.3f})")
