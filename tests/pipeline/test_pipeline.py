@@ -8,6 +8,7 @@ import yaml
 
 from hatchvl.pipeline.ablate import run_ablation
 from hatchvl.pipeline.recipe import load_recipe
+from hatchvl.pipeline.report import heldout_rewards
 from hatchvl.pipeline.run import run_pipeline
 
 MICRO = {
@@ -48,6 +49,10 @@ def test_report_has_every_number(finished_run):
     assert 0.0 <= on_disk["stages"]["actor_sft"]["format_rate"] <= 1.0
     grpo = on_disk["stages"]["grpo"]
     assert grpo["steps"] == 2 and 0.0 <= grpo["reward_start"] <= 2.5 and 0.0 <= grpo["reward_end"] <= 2.5
+    cold = on_disk["stages"]["actor_sft"]
+    assert grpo["heldout_total_before"] == pytest.approx(
+        0.5 * cold["format_rate"] + cold["sampled_action_reward"] + cold["sampled_answer_reward"])
+    assert 0.0 <= grpo["heldout_total_after"] <= 2.5 and grpo["heldout_prompts"] == 2
     synthetic = on_disk["eval"]["synthetic"]
     assert synthetic["count"] == 3 and 0 <= synthetic["average"] <= 100 and 0 <= synthetic["blind_average"] <= 100
     for step in ("data", "model", "pasta", "qa_sft", "actor_sft", "grpo", "eval"):
@@ -55,9 +60,24 @@ def test_report_has_every_number(finished_run):
     assert on_disk["stages"]["grpo"]["wall_s"] > 0
     text = (run / "report.md").read_text()
     assert "probe top-1" in text and "blind control" in text and "format compliance" in text
+    assert "held-out prompts" in text
     for line in text.splitlines():
         if line.startswith("![") and "(" in line:
             assert (run / line[line.index("(") + 1: -1]).is_file(), line
+
+
+def test_heldout_rewards_weigh_the_parts_as_the_grpo_stage_did(tmp_path):
+    before, after = tmp_path / "cold", tmp_path / "grpo"
+    for folder, (fmt, act, ans) in ((before, (0.5, 0.2, 0.25)), (after, (1.0, 0.3, 0.5))):
+        folder.mkdir()
+        (folder / "sampling.json").write_text(json.dumps(
+            {"count": 8, "format_rate": fmt, "action_reward": act, "answer_reward": ans}))
+    (after / "stage.json").write_text(json.dumps({"options": {"w_format": 1.0, "w_action": 2.0, "w_answer": 0.0}}))
+    got = heldout_rewards(after, before)
+    assert got["heldout_total_before"] == pytest.approx(0.5 + 0.4)
+    assert got["heldout_total_after"] == pytest.approx(1.0 + 0.6)
+    assert got["heldout_answer_after"] == 0.5 and got["heldout_prompts"] == 8
+    assert "heldout_total_before" not in heldout_rewards(after, None)
 
 
 def test_each_stage_writes_its_own_folder_chained_by_name(finished_run):

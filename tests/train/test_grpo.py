@@ -10,7 +10,7 @@ import pytest
 from hatchvl.objectives.prompts import target_text
 from hatchvl.objectives.rewards import RewardConfig, reward_target
 from hatchvl.train.data import load_samples
-from hatchvl.train.grpo import GRPOOptions, reward_functions, run_grpo
+from hatchvl.train.grpo import GRPOOptions, build_grpo_trainer, reward_functions, run_grpo
 
 
 def test_reward_functions_score_each_part_separately(tiny_data):
@@ -55,6 +55,45 @@ def test_unscorable_data_fails_before_training(tiny_model, tiny_data, tmp_path):
         run_grpo(GRPOOptions(model=str(tiny_model), data=str(bad), out=str(tmp_path / "out"), max_steps=1,
                              batch_size=2, num_generations=2))
     assert not (tmp_path / "out" / "stage.json").exists()
+
+
+def test_multi_prompt_batch_scores_each_row_as_if_alone(tiny_model, tiny_data, tmp_path):
+    """Two prompts of different lengths in one GRPO batch: TRL left-pads them, and the per-token log-probs it
+    trains on must equal those of each row run alone, unpadded (positions and mm_token_type_ids line up)."""
+    import torch
+
+    opts = GRPOOptions(model=str(tiny_model), data=str(tiny_data), out=str(tmp_path), batch_size=4,
+                       num_generations=2, max_completion_length=12, dtype="float32", max_steps=1)
+    trainer, processor, samples = build_grpo_trainer(opts)
+    rows = [trainer.train_dataset[i] for i in range(len(samples))]
+    by_views: dict[int, dict] = {}
+    for row in rows:
+        by_views.setdefault(len(row["images"]), row)
+    assert len(by_views) == 2, "the fixture should hold samples with 2 and with 3 views"
+    torch.manual_seed(0)
+    out = trainer._generate_and_score_completions([r for r in by_views.values() for _ in range(2)])
+    assert (out["prompt_mask"] == 0).any(), "the shorter prompt should be left-padded"
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
+    mask = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
+    n_keep = out["completion_ids"].size(1)
+    image_tokens = (ids == processor.tokenizer.convert_tokens_to_ids(processor.image_token)).long()
+    assert torch.equal(out["mm_token_type_ids"], image_tokens)
+    model = trainer.model
+    with torch.no_grad():
+        batched, _, _ = trainer._get_per_token_logps_and_entropies(
+            model, ids, mask, n_keep, pixel_values=out["pixel_values"], image_grid_thw=out["image_grid_thw"],
+            num_images=out["num_images"], mm_token_type_ids=out["mm_token_type_ids"])
+        images = torch.tensor([0, *out["num_images"]]).cumsum(0)
+        patches = torch.cat([torch.zeros(1, dtype=torch.long), out["image_grid_thw"].prod(-1).cumsum(0)])
+        for i in range(ids.size(0)):
+            keep = mask[i] == 1
+            a, b = images[i].item(), images[i + 1].item()
+            logits = model(input_ids=ids[i][keep][None], pixel_values=out["pixel_values"][patches[a]:patches[b]],
+                           image_grid_thw=out["image_grid_thw"][a:b],
+                           mm_token_type_ids=image_tokens[i][keep][None]).logits[0]
+            n = int(out["completion_mask"][i].sum())
+            alone = torch.log_softmax(logits[-n - 1:-1], -1).gather(-1, out["completion_ids"][i][:n, None])[:, 0]
+            torch.testing.assert_close(batched[i][:n], alone, atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("stage", ["sft", "grpo"])

@@ -2,7 +2,8 @@
 
 import pytest
 
-from hatchvl.train.options import options_from_dict, parse_overrides
+from hatchvl.train.grpo import GRPOOptions
+from hatchvl.train.options import describe_options, options_from_dict, parse_overrides
 from hatchvl.train.sft import SFTOptions
 
 
@@ -32,3 +33,11 @@ def test_missing_key_and_malformed_pairs():
         options_from_dict(SFTOptions, {"model": "m", "data": "d"})
     with pytest.raises(ValueError, match="expected key=value"):
         parse_overrides(["lora_r"])
+
+
+def test_help_lists_each_option_with_its_default_and_comment():
+    lines = describe_options(GRPOOptions, skip=("model", "data", "out")).splitlines()
+    assert lines[0] == "split = 'train': dataset split whose prompts are trained on"
+    assert "beta = 0.0: KL weight; 0 needs no reference model" in lines
+    assert "w_answer = 1.0" in lines  # a field without a comment of its own gets none
+    assert not any(line.startswith(("model ", "out ")) for line in lines)

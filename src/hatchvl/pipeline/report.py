@@ -2,8 +2,9 @@
 
 report.json keys: `settings`, `stages.<stage>.*` (pasta: probe_before, probe_after, probe_chance,
 probe_same_position, probe_colour; actor_sft: format_rate; grpo: reward_start, reward_end = mean total
-reward over the first and last 10% of steps; every stage: wall_s, final_loss), `eval.<bench>.average`
-and `eval.<bench>.blind_average` (percent), `eval.<bench>.categories`.
+reward over the first and last 10% of steps, and heldout_total_before/after = the same weighted total of
+completions sampled on fixed held-out prompts before and after GRPO; every stage: wall_s, final_loss),
+`eval.<bench>.average` and `eval.<bench>.blind_average` (percent), `eval.<bench>.categories`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
             entry |= {"format_rate": sampled["format_rate"], "sampled_action_reward": sampled["action_reward"],
                       "sampled_answer_reward": sampled["answer_reward"]}
         if stage == "grpo":
+            entry |= heldout_rewards(folder, layout.stage_dir(chain[:k]) if k else None)
             rewards = [h["reward"] for h in history if "reward" in h]
             if rewards:
                 entry["reward_start"], entry["reward_end"] = edge_means(rewards)
@@ -72,6 +74,26 @@ def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
         report["stages"][stage] = entry
     report["eval"] = eval_results(layout, chain)
     return report
+
+
+def heldout_rewards(grpo_dir: Path, before_dir: Path | None) -> dict:
+    """Sampled rewards on the held-out prompts before GRPO (the previous stage's sampling.json) and after it,
+    weighted as the GRPO stage weighted them: heldout_{format,action,answer,total}_{before,after}."""
+    record = _read(grpo_dir / "stage.json") or {}
+    options = record.get("options", {})
+    weights = {"format": options.get("w_format", 0.5), "action": options.get("w_action", 1.0),
+               "answer": options.get("w_answer", 1.0)}
+    out: dict = {}
+    for when, folder in (("before", before_dir), ("after", grpo_dir)):
+        sampled = _read(folder / "sampling.json") if folder else None
+        if sampled is None:
+            continue
+        parts = {"format": sampled["format_rate"], "action": sampled["action_reward"],
+                 "answer": sampled["answer_reward"]}
+        out |= {f"heldout_{part}_{when}": value for part, value in parts.items()}
+        out[f"heldout_total_{when}"] = sum(weights[part] * value for part, value in parts.items())
+        out["heldout_prompts"] = sampled["count"]
+    return out
 
 
 def eval_results(layout: Layout, chain: list[str]) -> dict:
@@ -110,7 +132,8 @@ def plot(report: dict, layout: Layout, chain: list[str]) -> list[str]:
                     line = ax.plot(steps, values, alpha=0.25, linewidth=0.8)[0]
                     ax.plot(steps, moving_mean(values, max(1, len(values) // 10)), color=line.get_color(), label=part)
             ax.set_ylabel("mean reward")
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
         else:
             points = [(h["step"], h["loss"]) for h in history if "loss" in h]
             if points:
@@ -175,6 +198,10 @@ def markdown(report: dict, plots: list[str]) -> str:
             main = (f"mean total reward {e['reward_start']:.3f} → **{e['reward_end']:.3f}** over {e['steps']} steps "
                     f"(format {e['format_start']:.2f} → {e['format_end']:.2f}, action {e['action_start']:.3f} → "
                     f"{e['action_end']:.3f}, answer {e['answer_start']:.3f} → {e['answer_end']:.3f})")
+            if "heldout_total_after" in e:
+                before = f"{e['heldout_total_before']:.3f} → " if "heldout_total_before" in e else ""
+                main += (f"; on {e['heldout_prompts']} held-out prompts (same prompts and seed, temperature 1): "
+                         f"total {before}**{e['heldout_total_after']:.3f}**")
         else:
             main = f"final loss {e['final_loss']:.4f}" if "final_loss" in e else ""
         wall = f"{e['wall_s']:.0f} s" if e.get("wall_s") is not None else "–"

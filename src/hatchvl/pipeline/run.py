@@ -126,6 +126,7 @@ class Runner:
             from hatchvl.train.grpo import run_grpo
 
             run_grpo(opts)
+            self.measure_sampling(Path(opts.out))
         else:
             from hatchvl.train.sft import run_sft
 
@@ -154,7 +155,8 @@ class Runner:
                  f"same position {after['same_position']:.3f}, colour {after['colour']:.3f})")
 
     def measure_sampling(self, out: Path) -> None:
-        """sampling.json: format compliance and rewards of sampled completions after the cold start."""
+        """sampling.json: format compliance and rewards of sampled completions on held-out prompts, after the
+        cold start and after GRPO (the same prompts and seed, so the two compare without prompt noise)."""
         path = out / "sampling.json"
         spec = self.recipe.eval.get("sampling")
         if spec is None or path.is_file():
@@ -167,7 +169,8 @@ class Runner:
                                 limit=spec.get("limit", 64), temperature=spec.get("temperature", 1.0),
                                 max_new_tokens=spec.get("max_new_tokens", 256), seed=self.recipe.seed)
         _write_json(path, result.as_dict())
-        self.log(f"   sampled format compliance {result.format_rate:.1%} at temperature {result.temperature}")
+        self.log(f"   sampled format compliance {result.format_rate:.1%} at temperature {result.temperature}, "
+                 f"action reward {result.action_reward:.3f}, answer reward {result.answer_reward:.3f}")
 
     # --- evaluation -------------------------------------------------------------------------------
     def evaluate(self, chain: list[str]) -> dict:

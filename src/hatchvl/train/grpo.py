@@ -22,36 +22,39 @@ class GRPOOptions:
     model: str
     data: str
     out: str
-    split: str = "train"
-    fraction: float = 1.0
+    split: str = "train"  # dataset split whose prompts are trained on
+    fraction: float = 1.0  # share of the split, drawn with the seed
     seed: int = 0
-    epochs: float = 1.0
+    epochs: float = 1.0  # passes over the prompts (max_steps wins when set)
     max_steps: int = -1
     batch_size: int = 8  # completions per device per step; a multiple of num_generations
-    num_generations: int = 8
-    max_completion_length: int = 256
-    temperature: float = 1.0
-    learning_rate: float = 1e-6
+    num_generations: int = 8  # completions sampled per prompt: the group whose rewards set the advantages
+    max_completion_length: int = 256  # tokens per completion; longer ones are cut and lose the format reward
+    temperature: float = 1.0  # sampling temperature of the rollouts
+    learning_rate: float = 1e-6  # for a pretrained 3B model; the tiny CPU model takes 5e-4
     beta: float = 0.0  # KL weight; 0 needs no reference model
-    w_action: float = 1.0
+    scale_rewards: str = "group"  # divide advantages by the reward std of each group, of the batch, or none
+    w_action: float = 1.0  # reward weights (DESIGN.md: total = w_action*action + w_answer*answer + ...)
     w_answer: float = 1.0
     w_format: float = 0.5
-    lora: bool = False
+    lora: bool = False  # train LoRA adapters (peft), merged into the saved model at the end
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
-    dtype: str = "auto"
-    bf16: bool = False
+    dtype: str = "auto"  # weights' dtype when loading: auto, float32, bfloat16, float16
+    bf16: bool = False  # bf16 mixed precision (GPU)
     activation_checkpointing: bool = False  # recompute activations in backward to save memory
-    use_vllm: bool = False
-    vllm_mode: str = "colocate"
-    save_steps: int = 100
-    save_total_limit: int = 2
+    use_vllm: bool = False  # vLLM rollouts (needs the gpu extra)
+    vllm_mode: str = "colocate"  # colocate (same GPUs as training) or server (trl vllm-serve)
+    save_steps: int = 100  # checkpoint every N steps (resumes start from the newest)
+    save_total_limit: int = 2  # checkpoints kept
     logging_steps: int = 1
-    deepspeed: str | None = None
+    deepspeed: str | None = None  # DeepSpeed JSON config, if not set by accelerate launch
     extra: dict = field(default_factory=dict)  # further GRPOConfig fields, passed as they are
 
     def __post_init__(self) -> None:
+        if self.scale_rewards not in ("group", "batch", "none"):
+            raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {self.scale_rewards!r}")
         if self.batch_size % self.num_generations:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of num_generations "
                              f"({self.num_generations})")
@@ -89,6 +92,7 @@ def grpo_config(opts: GRPOOptions):
         max_completion_length=opts.max_completion_length,
         temperature=opts.temperature,
         beta=opts.beta,
+        scale_rewards=opts.scale_rewards,
         reward_weights=[opts.w_format, opts.w_action, opts.w_answer],
         activation_checkpointing=opts.activation_checkpointing,
         use_vllm=opts.use_vllm,

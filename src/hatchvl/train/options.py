@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
+import re
 import typing
 from typing import Any
 
@@ -72,11 +74,23 @@ def parse_overrides(pairs: list[str], where: str = "command line") -> dict:
     return values
 
 
+def field_comments(cls: type) -> dict[str, str]:
+    """The comment after each field of a dataclass in its source (`name: type = default  # comment`)."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    found = re.finditer(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", source, flags=re.MULTILINE)
+    return {m.group(1): m.group(2).strip() for m in found}
+
+
 def describe_options(cls: type, skip: tuple[str, ...] = ()) -> str:
-    """One line per field, 'name = default', for --help texts."""
+    """One line per field, 'name = default: comment', for --help texts."""
+    comments = field_comments(cls)
     lines = []
     for f in dataclasses.fields(cls):
         if f.name not in skip:
             default = _default(f)
-            lines.append(f"{f.name} = {'(required)' if default is dataclasses.MISSING else default!r}")
+            line = f"{f.name} = {'(required)' if default is dataclasses.MISSING else default!r}"
+            lines.append(line + (f": {comments[f.name]}" if f.name in comments else ""))
     return "\n".join(lines)
