@@ -32,6 +32,7 @@ class GRPOOptions:
     max_completion_length: int = 256  # tokens per completion; longer ones are cut and lose the format reward
     temperature: float = 1.0  # sampling temperature of the rollouts
     learning_rate: float = 1e-6  # for a pretrained 3B model; the tiny CPU model takes 5e-4
+    warmup_steps: float = 0.0  # steps, or a fraction of all steps when below 1
     beta: float = 0.0  # KL weight; 0 needs no reference model
     scale_rewards: str = "group"  # divide advantages by the reward std of each group, of the batch, or none
     w_action: float = 1.0  # reward weights (DESIGN.md: total = w_action*action + w_answer*answer + ...)
@@ -90,6 +91,7 @@ def grpo_config(opts: GRPOOptions):
         opts,
         num_generations=opts.num_generations,
         max_completion_length=opts.max_completion_length,
+        warmup_steps=opts.warmup_steps,
         temperature=opts.temperature,
         beta=opts.beta,
         scale_rewards=opts.scale_rewards,
