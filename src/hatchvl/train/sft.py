@@ -23,23 +23,23 @@ class SFTOptions:
     out: str
     target: str = "answer"  # "answer" (QA fine-tuning) or "action_answer" (ActoR cold start)
     fraction: float = 1.0  # share of the split used (the paper's cold start: 0.1)
-    split: str = "train"
+    split: str = "train"  # dataset split trained on
     seed: int = 0
-    epochs: float = 1.0
+    epochs: float = 1.0  # passes over the samples
     max_steps: int = -1  # > 0 overrides epochs
-    batch_size: int = 4
-    grad_accum: int = 1
+    batch_size: int = 4  # samples per device per step
+    grad_accum: int = 1  # gradient accumulation steps
     learning_rate: float = 1e-5
     warmup_steps: float = 0.0  # steps, or a fraction of all steps when below 1
-    lora: bool = False
+    lora: bool = False  # train LoRA adapters (peft), merged into the saved model at the end
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     dtype: str = "auto"  # "float32", "bfloat16", ... or the checkpoint's own
     bf16: bool = False  # mixed precision (GPUs)
     activation_checkpointing: bool = False  # recompute activations in backward to save memory
-    save_steps: int = 200
-    save_total_limit: int = 2
+    save_steps: int = 200  # checkpoint every N steps (resumes start from the newest)
+    save_total_limit: int = 2  # checkpoints kept
     logging_steps: int = 10
     deepspeed: str | None = None  # a DeepSpeed JSON config (accelerate launch / torchrun)
     extra: dict = field(default_factory=dict)  # further SFTConfig fields, passed as they are
