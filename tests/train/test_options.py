@@ -41,3 +41,9 @@ def test_help_lists_each_option_with_its_default_and_comment():
     assert "beta = 0.0: KL weight; 0 needs no reference model" in lines
     assert "w_answer = 1.0" in lines  # a field without a comment of its own gets none
     assert not any(line.startswith(("model ", "out ")) for line in lines)
+
+
+def test_grpo_options_refuse_an_unknown_reward_scaling():
+    with pytest.raises(ValueError, match="scale_rewards"):
+        GRPOOptions(model="m", data="d", out="o", scale_rewards="std")
+    assert GRPOOptions(model="m", data="d", out="o", scale_rewards="batch").scale_rewards == "batch"
