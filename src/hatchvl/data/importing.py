@@ -30,8 +30,6 @@ from tqdm import tqdm
 
 from hatchvl.data.dataset import SPLITS, atomic_write, check_writable, manifest_path
 from hatchvl.geometry.camera import check_pose, scale_intrinsics
-from hatchvl.geometry.motion import all_pairs
-from hatchvl.geometry.overlap import symmetric_overlaps
 
 INFO_FILE = "dataset.json"
 REPORT_FILE = "import_report.json"
@@ -347,48 +345,3 @@ def colour_into_depth_camera(rgb: np.ndarray, K_colour: np.ndarray, K_depth: np.
         coeffs = (a, b, c + 0.5 - 0.5 * (a + b), d, e, f + 0.5 - 0.5 * (d + e))
         image = image.transform((wd, hd), Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR)
     return np.asarray(image)
-
-
-@dataclass(frozen=True, eq=False)
-class GeoView:
-    """One view's geometry for the overlap computation: key (unique per depth map), depth (H, W) metres,
-    K (3, 3) of the depth map, c2w (4, 4)."""
-
-    key: str
-    depth: np.ndarray
-    K: np.ndarray
-    c2w: np.ndarray
-
-
-def sample_overlaps(samples: list[list[GeoView]], grid: int, tol_abs: float, tol_rel: float,
-                    batch: int = 64) -> list[np.ndarray]:
-    """S of every view pair of every sample: one (P, n², n²) float32 array per sample, pairs in
-    `all_pairs` order. Identical pairs are computed once; pairs are batched by depth-map sizes through
-    `symmetric_overlaps`."""
-    index: dict[tuple[str, str], int] = {}
-    jobs: list[tuple[GeoView, GeoView]] = []
-    per_sample = []
-    for views in samples:
-        ids = []
-        for i, j in all_pairs(len(views)):
-            key = (views[i].key, views[j].key)
-            if key not in index:
-                index[key] = len(jobs)
-                jobs.append((views[i], views[j]))
-            ids.append(index[key])
-        per_sample.append(ids)
-    n2 = grid * grid
-    values = np.zeros((len(jobs), n2, n2), np.float32)
-    groups: dict[tuple, list[int]] = {}
-    for k, (x, y) in enumerate(jobs):
-        groups.setdefault((x.depth.shape, y.depth.shape), []).append(k)
-    for members in groups.values():
-        for start in range(0, len(members), batch):
-            chunk = members[start:start + batch]
-
-            def stack(side, chunk=chunk):
-                vs = [jobs[k][side] for k in chunk]
-                return np.stack([v.depth for v in vs]), np.stack([v.K for v in vs]), np.stack([v.c2w for v in vs])
-
-            values[chunk] = symmetric_overlaps(*stack(0), *stack(1), grid=grid, tol_abs=tol_abs, tol_rel=tol_rel)
-    return [values[ids] for ids in per_sample]

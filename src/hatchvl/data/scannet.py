@@ -25,7 +25,6 @@ import numpy as np
 from hatchvl.data.dataset import Sample, encode_sample, npy_bytes, png_bytes
 from hatchvl.data.importing import (
     ChunkResult,
-    GeoView,
     Skip,
     colour_into_depth_camera,
     finish,
@@ -35,14 +34,13 @@ from hatchvl.data.importing import (
     read_pose,
     read_rgb,
     run_chunks,
-    sample_overlaps,
     write_once,
 )
 from hatchvl.data.questions import make_question
 from hatchvl.data.synth import overlapping_subsets
 from hatchvl.geometry.actions_text import PairActions
 from hatchvl.geometry.motion import actions_from_poses, all_pairs
-from hatchvl.geometry.overlap import symmetric_overlaps
+from hatchvl.geometry.overlap import GeoView, sample_overlaps, symmetric_overlaps
 
 GENERATOR = "hatchvl data import-scannet"
 SELECTION_ROWS = 120  # depth rows used to choose view sets (overlaps stored with samples are full size)

@@ -25,7 +25,6 @@ import numpy as np
 from hatchvl.data.dataset import LETTERS, Marker, Sample, check_relative_path, encode_sample, npy_bytes, png_bytes
 from hatchvl.data.importing import (
     ChunkResult,
-    GeoView,
     Skip,
     colour_into_depth_camera,
     finish,
@@ -35,7 +34,6 @@ from hatchvl.data.importing import (
     read_pose,
     read_rgb,
     run_chunks,
-    sample_overlaps,
     write_once,
 )
 from hatchvl.data.spar_markers import draw_record_markers, record_markers
@@ -43,6 +41,7 @@ from hatchvl.data.spar_questions import parse_conversation
 from hatchvl.geometry.actions_text import PairActions
 from hatchvl.geometry.camera import scale_intrinsics
 from hatchvl.geometry.motion import actions_from_poses, all_pairs
+from hatchvl.geometry.overlap import GeoView, sample_overlaps
 
 GENERATOR = "hatchvl data import-spar"
 SOURCES = ("scannet", "scannetpp", "structured3d", "rxr")

@@ -26,7 +26,7 @@ from PIL import Image
 from hatchvl.data.dataset import Sample, atomic_write, load_depth, manifest_path, read_manifest, resolve
 from hatchvl.geometry.camera import scale_intrinsics
 from hatchvl.geometry.motion import all_pairs
-from hatchvl.geometry.overlap import symmetric_overlaps
+from hatchvl.geometry.overlap import GeoView, sample_overlaps
 
 CACHE_VERSION = 1
 _CHUNK = 256  # pairs per call of symmetric_overlaps
@@ -96,21 +96,9 @@ def compute_supervision(
             views[sample.id] = _sample_views(root, sample, depths)
         except BadSampleError as err:
             bad[sample.id] = str(err)
-    # unique pairs, keyed by what S depends on
-    pair_keys: dict[tuple, int] = {}
-    jobs: list[tuple[_View, _View]] = []
-    sample_pairs: dict[str, list[int]] = {}
-    for sid, vs in views.items():
-        index = []
-        for i, j in all_pairs(len(vs)):
-            key = (vs[i].key, vs[j].key)
-            if key not in pair_keys:
-                pair_keys[key] = len(jobs)
-                jobs.append((vs[i], vs[j]))
-            index.append(pair_keys[key])
-        sample_pairs[sid] = index
-    values = _pair_overlaps(jobs, depths, grid, tol_abs, tol_rel)
-    found = {sid: values[index] for sid, index in sample_pairs.items()} | stored
+    # equal view keys (what S depends on) let samples of one scene share their pairs' S
+    values = sample_overlaps(list(views.values()), grid, tol_abs, tol_rel, batch=_CHUNK)
+    found = dict(zip(views, values, strict=True)) | stored
     overlaps = {}
     for sid, s in found.items():
         if not s.any():
@@ -142,18 +130,7 @@ def stored_overlaps(root: str | Path, samples: Sequence[Sample], grid: int, tol_
     return found
 
 
-@dataclass(frozen=True, eq=False)
-class _View:
-    depth: str  # manifest path of the depth map
-    K: np.ndarray  # (3, 3) of the depth map's resolution
-    c2w: np.ndarray  # (4, 4)
-
-    @property
-    def key(self) -> tuple:
-        return (self.depth, self.K.tobytes(), self.c2w.tobytes())
-
-
-def _sample_views(root, sample: Sample, depths: dict[str, np.ndarray]) -> list[_View]:
+def _sample_views(root, sample: Sample, depths: dict[str, np.ndarray]) -> list[GeoView]:
     """The views of a sample with K at depth resolution; loads its depth maps into `depths` (shared
     between samples). Raises BadSampleError naming the sample."""
     sid = sample.id
@@ -173,27 +150,9 @@ def _sample_views(root, sample: Sample, depths: dict[str, np.ndarray]) -> list[_
             raise BadSampleError(f"sample {sid!r}: cannot read its views: {err}") from None
         depth_hw = depths[depth].shape
         # K is stored for the image; rescale it when the depth map has another resolution
-        views.append(_View(depth, K if image_hw == depth_hw else scale_intrinsics(K, image_hw, depth_hw), c2w))
+        K_depth = K if image_hw == depth_hw else scale_intrinsics(K, image_hw, depth_hw)
+        views.append(GeoView((depth, K_depth.tobytes(), c2w.tobytes()), depths[depth], K_depth, c2w))
     return views
-
-
-def _pair_overlaps(jobs: list[tuple[_View, _View]], depths: dict[str, np.ndarray], grid: int, tol_abs: float,
-                   tol_rel: float) -> np.ndarray:
-    """(len(jobs), n², n²) float32: S of every (X, Y) job, batched by depth-map sizes."""
-    out = np.zeros((len(jobs), grid * grid, grid * grid), np.float32)
-    groups: dict[tuple, list[int]] = {}
-    for k, (x, y) in enumerate(jobs):
-        groups.setdefault((depths[x.depth].shape, depths[y.depth].shape), []).append(k)
-
-    def stack(vs: list[_View]):
-        return np.stack([depths[v.depth] for v in vs]), np.stack([v.K for v in vs]), np.stack([v.c2w for v in vs])
-
-    for members in groups.values():
-        for start in range(0, len(members), _CHUNK):
-            chunk = members[start:start + _CHUNK]
-            xs, ys = [jobs[k][0] for k in chunk], [jobs[k][1] for k in chunk]
-            out[chunk] = symmetric_overlaps(*stack(xs), *stack(ys), grid=grid, tol_abs=tol_abs, tol_rel=tol_rel)
-    return out
 
 
 def _write_cache(path: Path, sup: Supervision) -> None:

@@ -15,6 +15,9 @@ u and v, so each pair costs a handful of vectorised passes over its pixels, in f
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from dataclasses import dataclass
+
 import numpy as np
 
 from hatchvl.geometry.camera import (
@@ -24,6 +27,7 @@ from hatchvl.geometry.camera import (
     check_pose,
     relative_pose,
 )
+from hatchvl.geometry.motion import all_pairs
 
 
 def _check_tolerances(grid: int, tol_abs: float, tol_rel: float) -> None:
@@ -255,3 +259,48 @@ def symmetric_overlaps(
     m_xy = overlap_matrices(depth_x, K_x, c2w_x, depth_y, K_y, c2w_y, grid, tol_abs, tol_rel)
     m_yx = overlap_matrices(depth_y, K_y, c2w_y, depth_x, K_x, c2w_x, grid, tol_abs, tol_rel)
     return symmetrize(m_xy, m_yx)
+
+
+@dataclass(frozen=True, eq=False)
+class GeoView:
+    """One view's geometry for `sample_overlaps`: key (equal keys mean the same depth, K and c2w, so the
+    pairs they form are computed once), depth (H, W) metres, K (3, 3) of the depth map, c2w (4, 4)."""
+
+    key: Hashable
+    depth: np.ndarray
+    K: np.ndarray
+    c2w: np.ndarray
+
+
+def sample_overlaps(samples: list[list[GeoView]], grid: int, tol_abs: float, tol_rel: float,
+                    batch: int = 64) -> list[np.ndarray]:
+    """S of every view pair of every sample: one (P, n², n²) float32 array per sample, pairs in
+    `all_pairs` order. Identical pairs are computed once; pairs are batched by depth-map sizes through
+    `symmetric_overlaps`."""
+    index: dict[tuple[str, str], int] = {}
+    jobs: list[tuple[GeoView, GeoView]] = []
+    per_sample = []
+    for views in samples:
+        ids = []
+        for i, j in all_pairs(len(views)):
+            key = (views[i].key, views[j].key)
+            if key not in index:
+                index[key] = len(jobs)
+                jobs.append((views[i], views[j]))
+            ids.append(index[key])
+        per_sample.append(ids)
+    n2 = grid * grid
+    values = np.zeros((len(jobs), n2, n2), np.float32)
+    groups: dict[tuple, list[int]] = {}
+    for k, (x, y) in enumerate(jobs):
+        groups.setdefault((x.depth.shape, y.depth.shape), []).append(k)
+    for members in groups.values():
+        for start in range(0, len(members), batch):
+            chunk = members[start:start + batch]
+
+            def stack(side, chunk=chunk):
+                vs = [jobs[k][side] for k in chunk]
+                return np.stack([v.depth for v in vs]), np.stack([v.K for v in vs]), np.stack([v.c2w for v in vs])
+
+            values[chunk] = symmetric_overlaps(*stack(0), *stack(1), grid=grid, tol_abs=tol_abs, tol_rel=tol_rel)
+    return [values[ids] for ids in per_sample]
