@@ -27,7 +27,7 @@ LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_p
 
 def trainer_arguments(opts, **specific) -> dict:
     """The Trainer / TRL config arguments every stage shares, from the fields its options all have
-    (out, epochs, max_steps, batch_size, learning_rate, ...), then the stage's own, then opts.extra.
+    (out, epochs, max_steps, batch_size, learning_rate, warmup_steps, ...), then the stage's own, then opts.extra.
     Checkpoints go to out/checkpoint-N and TensorBoard logs under out/runs."""
     import torch
 
@@ -38,6 +38,7 @@ def trainer_arguments(opts, **specific) -> dict:
         max_steps=opts.max_steps,
         per_device_train_batch_size=opts.batch_size,
         learning_rate=opts.learning_rate,
+        warmup_steps=opts.warmup_steps,
         bf16=opts.bf16,
         save_strategy="steps",
         save_steps=opts.save_steps,

@@ -91,7 +91,6 @@ def grpo_config(opts: GRPOOptions):
         opts,
         num_generations=opts.num_generations,
         max_completion_length=opts.max_completion_length,
-        warmup_steps=opts.warmup_steps,
         temperature=opts.temperature,
         beta=opts.beta,
         scale_rewards=opts.scale_rewards,

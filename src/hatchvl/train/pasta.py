@@ -85,7 +85,6 @@ def training_arguments(opts: PastaOptions):
     return TrainingArguments(**trainer_arguments(
         opts,
         gradient_accumulation_steps=opts.grad_accum,
-        warmup_steps=opts.warmup_steps,
         weight_decay=opts.weight_decay,
         remove_unused_columns=False,  # the collator's fields are not the model's forward arguments
         ddp_find_unused_parameters=False,  # every trainable parameter feeds the features

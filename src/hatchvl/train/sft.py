@@ -56,7 +56,6 @@ def sft_config(opts: SFTOptions):
     return SFTConfig(**trainer_arguments(
         opts,
         gradient_accumulation_steps=opts.grad_accum,
-        warmup_steps=opts.warmup_steps,
         activation_checkpointing=opts.activation_checkpointing,
         max_length=None,  # never cut image tokens; prompts are as long as their views make them
     ))
