@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from hatchvl.train.options import describe_options, options_from_dict, parse_overrides
+from hatchvl.train.options import describe_options, options_from_command_line
 from hatchvl.train.pasta import PastaOptions
 
 _MAIN = ("model", "data", "out", "grid", "max_steps", "seed", "skip_bad")
@@ -21,11 +21,7 @@ def _fail(err: Exception, code: int = 1) -> None:
 
 def _pasta_options(fixed: dict, overrides: list[str]) -> PastaOptions:
     try:
-        values = parse_overrides(overrides)
-        clash = sorted(set(values) & set(_MAIN))
-        if clash:
-            raise ValueError(f"set {clash[0]!r} with its flag, not as KEY=VALUE")
-        return options_from_dict(PastaOptions, {**fixed, **values}, where="hatchvl train pasta")
+        return options_from_command_line(PastaOptions, fixed, overrides, _MAIN, where="hatchvl train pasta")
     except ValueError as err:
         _fail(err, code=2)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from hatchvl.train.grpo import GRPOOptions
-from hatchvl.train.options import describe_options, options_from_dict, parse_overrides
+from hatchvl.train.options import describe_options, options_from_command_line
 from hatchvl.train.sft import SFTOptions
 
 app = typer.Typer(help="Train one stage: sft (QA fine-tuning or ActoR cold start), grpo.", no_args_is_help=True)
@@ -18,11 +18,7 @@ _MAIN = ("model", "data", "out", "target", "fraction", "lora", "max_steps", "see
 
 def _options(cls, fixed: dict, overrides: list[str]):
     try:
-        values = parse_overrides(overrides)
-        clash = sorted(set(values) & set(_MAIN))
-        if clash:
-            raise ValueError(f"set {clash[0]!r} with its flag, not as KEY=VALUE")
-        return options_from_dict(cls, {**fixed, **values}, where="hatchvl train")
+        return options_from_command_line(cls, fixed, overrides, _MAIN, where="hatchvl train")
     except ValueError as err:
         typer.echo(f"Error: {err}", err=True)
         raise typer.Exit(2) from None

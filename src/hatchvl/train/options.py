@@ -74,6 +74,16 @@ def parse_overrides(pairs: list[str], where: str = "command line") -> dict:
     return values
 
 
+def options_from_command_line(cls: type, fixed: dict, overrides: list[str], flags: tuple[str, ...], where: str):
+    """A command's options from its flags (`fixed`) and its KEY=VALUE arguments; a key that has its own
+    flag is refused as KEY=VALUE."""
+    values = parse_overrides(overrides)
+    clash = sorted(set(values) & set(flags))
+    if clash:
+        raise ValueError(f"set {clash[0]!r} with its flag, not as KEY=VALUE")
+    return options_from_dict(cls, {**fixed, **values}, where=where)
+
+
 def field_comments(cls: type) -> dict[str, str]:
     """The comment after each field of a dataclass in its source (`name: type = default  # comment`)."""
     try:
