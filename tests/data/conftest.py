@@ -1,5 +1,7 @@
 """A synthetic dataset built once per test session (64 px, enough samples for 200 per question type)."""
 
+import functools
+
 import pytest
 
 from hatchvl.data.dataset import SPLITS, read_manifest
@@ -18,3 +20,27 @@ def synth_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def synth_samples(synth_root):
     return [s for split in SPLITS for s in read_manifest(synth_root, split)]
+
+
+@pytest.fixture
+def chunk_calls(monkeypatch):
+    """`chunk_calls(module, name, die_on=k)` wraps an importer's per-chunk function `module.name(ctx, chunk)`:
+    the wrapper records each chunk index and, when die_on is given, raises KeyboardInterrupt on that call
+    (a killed import). Returns the list of recorded chunks. Calling it again wraps the original function."""
+
+    def wrap(module, name: str, die_on: int | None = None) -> list:
+        current = getattr(module, name)
+        real = getattr(current, "__wrapped__", current)
+        calls: list = []
+
+        @functools.wraps(real)
+        def recorded(ctx, chunk):
+            calls.append(chunk)
+            if len(calls) == die_on:
+                raise KeyboardInterrupt
+            return real(ctx, chunk)
+
+        monkeypatch.setattr(module, name, recorded)
+        return calls
+
+    return wrap

@@ -102,21 +102,12 @@ def _tree(out: Path) -> dict[str, bytes]:
             if p.is_file() and ".import" not in p.parts}
 
 
-def test_resume_after_interruption_gives_identical_output(export, imported, tmp_path, monkeypatch):
-    real, calls = scannet_module._import_scene, []
-
-    def dies_on_second_scene(ctx, chunk):
-        calls.append(chunk)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(ctx, chunk)
-
+def test_resume_after_interruption_gives_identical_output(export, imported, tmp_path, chunk_calls):
     out = tmp_path / "r"
-    monkeypatch.setattr(scannet_module, "_import_scene", dies_on_second_scene)
+    chunk_calls(scannet_module, "_import_scene", die_on=2)
     with pytest.raises(KeyboardInterrupt):
         import_scannet(export[0], out, pairs_per_scene=4, progress=False, pool=8)
-    calls.clear()
-    monkeypatch.setattr(scannet_module, "_import_scene", lambda ctx, chunk: calls.append(chunk) or real(ctx, chunk))
+    calls = chunk_calls(scannet_module, "_import_scene")
     import_scannet(export[0], out, pairs_per_scene=4, progress=False, pool=8)
     assert calls == [1, 2]
     assert _tree(out) == _tree(imported[0])

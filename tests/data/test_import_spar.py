@@ -188,7 +188,7 @@ def _tree(out: Path) -> dict[str, bytes]:
             if p.is_file() and ".import" not in p.parts}
 
 
-def test_seeded_sample_is_reproducible_and_resume_gives_identical_output(spar_tree, tmp_path, monkeypatch):
+def test_seeded_sample_is_reproducible_and_resume_gives_identical_output(spar_tree, tmp_path, chunk_calls):
     root, _ = spar_tree
     clean = tmp_path / "clean"
     import_spar(root, clean, sources=["scannet"], sample=6, seed=3, progress=False, chunk_size=2)
@@ -196,21 +196,12 @@ def test_seeded_sample_is_reproducible_and_resume_gives_identical_output(spar_tr
     report = json.loads((clean / "import_report.json").read_text())
     assert report["selected_records"] == 6 and report["records"] == 6 and len(ids) <= 6
 
-    real, calls = spar_module._import_chunk, []
-
-    def dies_on_third_chunk(ctx, chunk):
-        calls.append(chunk)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(ctx, chunk)
-
     resumed = tmp_path / "resumed"
-    monkeypatch.setattr(spar_module, "_import_chunk", dies_on_third_chunk)
+    chunk_calls(spar_module, "_import_chunk", die_on=3)
     with pytest.raises(KeyboardInterrupt):
         import_spar(root, resumed, sources=["scannet"], sample=6, seed=3, progress=False, chunk_size=2)
     assert not (resumed / "train.jsonl").exists()
-    calls.clear()
-    monkeypatch.setattr(spar_module, "_import_chunk", lambda ctx, chunk: calls.append(chunk) or real(ctx, chunk))
+    calls = chunk_calls(spar_module, "_import_chunk")
     import_spar(root, resumed, sources=["scannet"], sample=6, seed=3, progress=False, chunk_size=2)
     assert calls == [2]  # the two finished chunks are not redone
     assert _tree(resumed) == _tree(clean)
