@@ -29,6 +29,21 @@ def test_reward_functions_score_each_part_separately(tiny_data):
     assert action_fn(wrong_answer, sample_id=ids[:1])[0] > 0.95
 
 
+def test_a_limited_prompt_pool_is_a_seeded_random_subset_in_manifest_order(tiny_data):
+    def ids(**kw):
+        return [s.id for s in load_samples(tiny_data, **kw)]
+
+    everything = ids()
+    pools = {seed: ids(seed=seed, limit=3) for seed in range(6)}
+    for pool in pools.values():
+        assert len(pool) == 3 and pool == [i for i in everything if i in pool]
+    assert pools[0] == ids(seed=0, limit=3)
+    assert len({tuple(pool) for pool in pools.values()}) > 1  # drawn, not the first three
+    assert ids(fraction=0.5, seed=1, limit=100) == ids(fraction=0.5, seed=1)
+    with pytest.raises(ValueError, match="limit must be >= 0"):
+        GRPOOptions(model="m", data="d", out="o", limit=-1)
+
+
 def test_grpo_runs_and_logs_each_reward(tiny_model, tiny_data, tmp_path):
     opts = GRPOOptions(model=str(tiny_model), data=str(tiny_data), out=str(tmp_path), max_steps=2, batch_size=4,
                        num_generations=4, max_completion_length=16, dtype="float32", learning_rate=1e-4)

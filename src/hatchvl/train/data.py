@@ -17,18 +17,18 @@ from hatchvl.objectives.prompts import completion_messages, prompt_messages
 
 def load_samples(data: str | Path, split: str = "train", fraction: float = 1.0, seed: int = 0,
                  limit: int | None = None) -> list[Sample]:
-    """A split's samples; with fraction < 1 a seeded random subset of that size (at least one sample),
-    kept in manifest order; with limit, at most that many."""
+    """A split's samples; with fraction < 1 or a limit below the split's size, a seeded random subset of
+    round(fraction * size) samples, at most `limit` (at least one), kept in manifest order."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     samples = read_manifest(data, split)
     if not samples:
         raise ValueError(f"split {split!r} of {data} holds no samples")
-    if fraction < 1:
-        count = max(1, round(fraction * len(samples)))
+    count = max(1, min(round(fraction * len(samples)), limit or len(samples)))
+    if count < len(samples):
         keep = np.sort(np.random.default_rng(seed).choice(len(samples), size=count, replace=False))
         samples = [samples[k] for k in keep]
-    return samples[:limit] if limit else samples
+    return samples
 
 
 def _with_images(rows: dict, root: str | Path, samples: list[Sample]) -> Dataset:

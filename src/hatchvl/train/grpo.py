@@ -24,6 +24,7 @@ class GRPOOptions:
     out: str
     split: str = "train"  # dataset split whose prompts are trained on
     fraction: float = 1.0  # share of the split, drawn with the seed
+    limit: int = 0  # at most this many of those prompts (0: all); a pool smaller than the steps need is repeated
     seed: int = 0
     epochs: float = 1.0  # passes over the prompts (max_steps wins when set)
     max_steps: int = -1
@@ -56,6 +57,8 @@ class GRPOOptions:
     def __post_init__(self) -> None:
         if self.scale_rewards not in ("group", "batch", "none"):
             raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {self.scale_rewards!r}")
+        if self.limit < 0:
+            raise ValueError(f"limit must be >= 0 (0: every prompt), got {self.limit}")
         if self.batch_size % self.num_generations:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of num_generations "
                              f"({self.num_generations})")
@@ -109,7 +112,7 @@ def build_grpo_trainer(opts: GRPOOptions):
     from hatchvl.models.loading import load_model_and_processor
     from hatchvl.train.data import load_samples, prompt_dataset
 
-    samples = load_samples(opts.data, opts.split, opts.fraction, opts.seed)
+    samples = load_samples(opts.data, opts.split, opts.fraction, opts.seed, opts.limit or None)
     targets = {s.id: reward_target(s) for s in samples}
     cfg = RewardConfig(w_action=opts.w_action, w_answer=opts.w_answer, w_format=opts.w_format)
     model, processor = load_model_and_processor(opts.model, dtype=opts.dtype)
