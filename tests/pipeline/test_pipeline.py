@@ -20,7 +20,7 @@ MICRO = {
         "qa_sft": {"max_steps": 2, "batch_size": 2, "dtype": "float32"},
         "actor_sft": {"max_steps": 2, "batch_size": 2, "fraction": 0.5, "dtype": "float32"},
         "grpo": {"max_steps": 2, "batch_size": 2, "num_generations": 2, "max_completion_length": 8,
-                 "dtype": "float32"},
+                 "limit": 3, "dtype": "float32"},
     },
     "eval": {"probe": {"split": "test", "limit": 4}, "sampling": {"split": "val", "limit": 2, "max_new_tokens": 12},
              "benchmarks": [{"bench": "synthetic", "limit": 3, "max_new_tokens": 8}]},
@@ -60,7 +60,8 @@ def test_report_has_every_number(finished_run):
     assert on_disk["stages"]["grpo"]["wall_s"] > 0
     text = (run / "report.md").read_text()
     assert "probe top-1" in text and "blind control" in text and "format compliance" in text
-    assert "held-out prompts" in text
+    assert "held-out prompts" in text and "over 2 steps on a pool of 3 prompts" in text
+    assert grpo["prompts"] == 3
     for line in text.splitlines():
         if line.startswith("![") and "(" in line:
             assert (run / line[line.index("(") + 1: -1]).is_file(), line

@@ -2,8 +2,9 @@
 
 report.json keys: `settings`, `stages.<stage>.*` (pasta: probe_before, probe_after, probe_chance,
 probe_same_position, probe_colour; actor_sft: format_rate; grpo: reward_start, reward_end = mean total
-reward over the first and last 10% of steps, and heldout_total_before/after = the same weighted total of
-completions sampled on fixed held-out prompts before and after GRPO; every stage: wall_s, final_loss),
+reward over the first and last 10% of steps, prompts = the size of its prompt pool, and
+heldout_total_before/after = the same weighted total of completions sampled on fixed held-out prompts
+before and after GRPO; every stage: wall_s, final_loss),
 `eval.<bench>.average` and `eval.<bench>.blind_average` (percent), `eval.<bench>.categories`.
 """
 
@@ -71,6 +72,8 @@ def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
                     series = [h[f"rewards/{part}/mean"] for h in history if f"rewards/{part}/mean" in h]
                     entry[f"{part}_start"], entry[f"{part}_end"] = edge_means(series)
                 entry["steps"] = len(rewards)
+            if (record := _read(folder / "stage.json")) and "samples" in record["metrics"]:
+                entry["prompts"] = record["metrics"]["samples"]
         report["stages"][stage] = entry
     report["eval"] = eval_results(layout, chain)
     return report
@@ -195,13 +198,17 @@ def markdown(report: dict, plots: list[str]) -> str:
             main = (f"sampled format compliance **{_pct(e['format_rate'])}** (temperature 1); action reward "
                     f"{e['sampled_action_reward']:.3f}, answer reward {e['sampled_answer_reward']:.3f}")
         elif stage == "grpo" and "reward_start" in e:
-            main = (f"mean total reward {e['reward_start']:.3f} → **{e['reward_end']:.3f}** over {e['steps']} steps "
+            pool = f" on a pool of {e['prompts']} prompts" if "prompts" in e else ""
+            main = (f"mean total reward {e['reward_start']:.3f} → **{e['reward_end']:.3f}** over {e['steps']} "
+                    f"steps{pool} "
                     f"(format {e['format_start']:.2f} → {e['format_end']:.2f}, action {e['action_start']:.3f} → "
                     f"{e['action_end']:.3f}, answer {e['answer_start']:.3f} → {e['answer_end']:.3f})")
             if "heldout_total_after" in e:
                 before = f"{e['heldout_total_before']:.3f} → " if "heldout_total_before" in e else ""
                 main += (f"; on {e['heldout_prompts']} held-out prompts (same prompts and seed, temperature 1): "
                          f"total {before}**{e['heldout_total_after']:.3f}**")
+                if "heldout_answer_before" in e:
+                    main += f" (answer {e['heldout_answer_before']:.3f} → {e['heldout_answer_after']:.3f})"
         else:
             main = f"final loss {e['final_loss']:.4f}" if "final_loss" in e else ""
         wall = f"{e['wall_s']:.0f} s" if e.get("wall_s") is not None else "–"
