@@ -44,6 +44,13 @@ def test_a_limited_prompt_pool_is_a_seeded_random_subset_in_manifest_order(tiny_
         GRPOOptions(model="m", data="d", out="o", limit=-1)
 
 
+def test_a_pool_smaller_than_one_batch_of_prompts_fails_instead_of_training_nothing(tiny_model, tiny_data, tmp_path):
+    opts = GRPOOptions(model=str(tiny_model), data=str(tiny_data), out=str(tmp_path), max_steps=2, batch_size=4,
+                       num_generations=2, limit=1, dtype="float32")
+    with pytest.raises(ValueError, match="draws 2 prompts per generation batch.* gives 1 .*limit 1"):
+        build_grpo_trainer(opts)
+
+
 def test_grpo_runs_and_logs_each_reward(tiny_model, tiny_data, tmp_path):
     opts = GRPOOptions(model=str(tiny_model), data=str(tiny_data), out=str(tmp_path), max_steps=2, batch_size=4,
                        num_generations=4, max_completion_length=16, dtype="float32", learning_rate=1e-4)

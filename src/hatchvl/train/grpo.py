@@ -115,6 +115,12 @@ def build_grpo_trainer(opts: GRPOOptions):
     samples = load_samples(opts.data, opts.split, opts.fraction, opts.seed, opts.limit or None)
     targets = {s.id: reward_target(s) for s in samples}
     cfg = RewardConfig(w_action=opts.w_action, w_answer=opts.w_answer, w_format=opts.w_format)
+    args = grpo_config(opts)
+    # TRL's sampler drops a last batch of prompts that is not full: a smaller pool would train 0 steps, silently
+    per_batch = args.generation_batch_size // opts.num_generations
+    if len(samples) < per_batch:
+        raise ValueError(f"GRPO draws {per_batch} prompts per generation batch, but split {opts.split!r} of "
+                         f"{opts.data} gives {len(samples)} (fraction {opts.fraction}, limit {opts.limit or 'none'})")
     model, processor = load_model_and_processor(opts.model, dtype=opts.dtype)
     # TRL left-pads prompt ids but runs the processor with the tokenizer's own padding side for the forward
     # inputs: with right padding mm_token_type_ids no longer line up with the tokens once a batch holds two
@@ -122,7 +128,7 @@ def build_grpo_trainer(opts: GRPOOptions):
     processor.tokenizer.padding_side = "left"
     if opts.lora:
         model = apply_lora(model, opts.lora_r, opts.lora_alpha, opts.lora_dropout)
-    trainer = resumable(GRPOTrainer)(model=model, args=grpo_config(opts),
+    trainer = resumable(GRPOTrainer)(model=model, args=args,
                                      train_dataset=prompt_dataset(opts.data, samples), processing_class=processor,
                                      reward_funcs=reward_functions(targets, cfg))
     return trainer, processor, samples
