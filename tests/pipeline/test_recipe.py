@@ -62,6 +62,7 @@ def test_a_good_recipe_loads_and_run_dir_can_be_overridden(tmp_path):
     ({"model": {}}, "model needs exactly one of"),
     ({"stages.actor_sft": None}, "stages.grpo needs stages.actor_sft"),
     ({"stages.grpo.batch_size": 3}, "multiple of num_generations"),
+    ({"stages.grpo.batch_size": 4, "stages.grpo.limit": 1}, r"limit \(1\) is below the prompts of one step"),
     ({"stages.qa_sft.target": "action_answer"}, r"stages\.qa_sft\.target must be 'answer'"),
     ({"stages.pasta.out": "x"}, r"stages\.pasta\.out is set by the pipeline"),
     ({"eval.benchmarks": [{"bench": "synthetic", "temperature": 1}]},

@@ -46,9 +46,11 @@ def test_a_limited_prompt_pool_is_a_seeded_random_subset_in_manifest_order(tiny_
 
 def test_a_pool_smaller_than_one_batch_of_prompts_fails_instead_of_training_nothing(tiny_model, tiny_data, tmp_path):
     opts = GRPOOptions(model=str(tiny_model), data=str(tiny_data), out=str(tmp_path), max_steps=2, batch_size=4,
-                       num_generations=2, limit=1, dtype="float32")
-    with pytest.raises(ValueError, match="draws 2 prompts per generation batch.* gives 1 .*limit 1"):
+                       num_generations=2, fraction=0.125, dtype="float32")  # 1 of the 8 training prompts
+    with pytest.raises(ValueError, match=r"draws 2 prompts per .* gives 1 \(fraction 0.125, limit none"):
         build_grpo_trainer(opts)
+    with pytest.raises(ValueError, match=r"limit \(1\) is below the prompts of one step"):
+        GRPOOptions(model="m", data="d", out="o", batch_size=4, num_generations=2, limit=1)
 
 
 def test_grpo_runs_and_logs_each_reward(tiny_model, tiny_data, tmp_path):

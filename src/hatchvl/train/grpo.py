@@ -62,6 +62,9 @@ class GRPOOptions:
         if self.batch_size % self.num_generations:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of num_generations "
                              f"({self.num_generations})")
+        if 0 < self.limit < self.batch_size // self.num_generations:
+            raise ValueError(f"limit ({self.limit}) is below the prompts of one step (batch_size / num_generations = "
+                             f"{self.batch_size // self.num_generations}): no step could run")
 
 
 def _text(completion) -> str:
