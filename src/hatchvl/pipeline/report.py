@@ -50,7 +50,8 @@ def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
                     "stages": {}, "eval": {}, "wall_s": timings}
     for k, stage in enumerate(chain):
         folder = layout.stage_dir(chain[: k + 1])
-        history = _history(folder)
+        metrics = (_read(folder / "stage.json") or {}).get("metrics", {})
+        history = metrics.get("log_history", [])
         entry: dict = {"folder": str(folder), "wall_s": timings.get(stage)}
         losses = [h["loss"] for h in history if "loss" in h and "reward" not in h]
         if losses:
@@ -72,8 +73,8 @@ def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
                     series = [h[f"rewards/{part}/mean"] for h in history if f"rewards/{part}/mean" in h]
                     entry[f"{part}_start"], entry[f"{part}_end"] = edge_means(series)
                 entry["steps"] = len(rewards)
-            if (record := _read(folder / "stage.json")) and "samples" in record["metrics"]:
-                entry["prompts"] = record["metrics"]["samples"]
+            if "samples" in metrics:
+                entry["prompts"] = metrics["samples"]
         report["stages"][stage] = entry
     report["eval"] = eval_results(layout, chain)
     return report
