@@ -18,7 +18,7 @@ from hatchvl.objectives.prompts import completion_messages, prompt_messages
 def load_samples(data: str | Path, split: str = "train", fraction: float = 1.0, seed: int = 0,
                  limit: int | None = None) -> list[Sample]:
     """A split's samples; with fraction < 1 or a limit below the split's size, a seeded random subset of
-    round(fraction * size) samples, at most `limit` (at least one), kept in manifest order."""
+    round(fraction * size) samples, at most `limit` (0 or None: no limit; at least one), kept in manifest order."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     samples = read_manifest(data, split)

@@ -115,7 +115,7 @@ def build_grpo_trainer(opts: GRPOOptions):
     from hatchvl.models.loading import load_model_and_processor
     from hatchvl.train.data import load_samples, prompt_dataset
 
-    samples = load_samples(opts.data, opts.split, opts.fraction, opts.seed, opts.limit or None)
+    samples = load_samples(opts.data, opts.split, opts.fraction, opts.seed, opts.limit)
     targets = {s.id: reward_target(s) for s in samples}
     cfg = RewardConfig(w_action=opts.w_action, w_answer=opts.w_answer, w_format=opts.w_format)
     args = grpo_config(opts)
