@@ -39,7 +39,7 @@ def test_the_shipped_recipes_load(tmp_path):
     configs = Path(__file__).parents[2] / "configs"
     tiny = load_recipe(configs / "tiny-cpu.yaml")
     assert tiny.enabled() == ["pasta", "qa_sft", "actor_sft", "grpo"]
-    assert tiny.model["init_tiny"]["family"] == "qwen2_5_vl" and "synth" in tiny.data
+    assert tiny.model.init_tiny.family == "qwen2_5_vl" and tiny.data.synth is not None
     # the paper recipe points at local files that do not exist here: that must be the complaint
     with pytest.raises(ValueError, match=r"data\.path"):
         load_recipe(configs / "qwen2.5-vl-3b.yaml")
@@ -53,9 +53,9 @@ def test_a_good_recipe_loads_and_run_dir_can_be_overridden(tmp_path):
 @pytest.mark.parametrize("changes, message", [
     ({"stages.grpo.learning_rat": 1e-5},
      r"stages\.grpo: unknown key 'learning_rat' \(did you mean 'learning_rate'\?\)"),
-    ({"stages.qa_sft.batch_size": "four"}, r"stages\.qa_sft: key 'batch_size' expects int"),
-    ({"stages.warmup": {}}, r"unknown key stages\.warmup"),
-    ({"data.synth.scenes_count": 3}, r"unknown key data\.synth\.scenes_count"),
+    ({"stages.qa_sft.batch_size": "four"}, r"stages\.qa_sft\.batch_size expects int"),
+    ({"stages.warmup": {}}, r"stages: unknown key 'warmup'"),
+    ({"data.synth.scenes_count": 3}, r"data\.synth: unknown key 'scenes_count'"),
     ({"data.synth.size": 8}, "too small"),
     ({"data": {"path": "/nonexistent/data"}}, r"data\.path: /nonexistent/data is not a folder"),
     ({"model": {"path": "/nonexistent/model"}}, r"model\.path: /nonexistent/model is not a checkpoint"),
@@ -66,8 +66,11 @@ def test_a_good_recipe_loads_and_run_dir_can_be_overridden(tmp_path):
     ({"stages.qa_sft.target": "action_answer"}, r"stages\.qa_sft\.target must be 'answer'"),
     ({"stages.pasta.out": "x"}, r"stages\.pasta\.out is set by the pipeline"),
     ({"eval.benchmarks": [{"bench": "synthetic", "temperature": 1}]},
-     r"unknown key eval\.benchmarks\[0\]\.temperature"),
-    ({"evals": {}}, r"unknown key recipe\.evals"),
+     r"eval\.benchmarks\[0\]: unknown key 'temperature'"),
+    ({"eval.benchmarks": [{"bench": "synthetic", "limit": "ten"}]}, r"eval\.benchmarks\[0\]\.limit expects int"),
+    ({"data.synth.views": [2]}, r"data\.synth\.views expects 2 values"),
+    ({"model.init_tiny.size": {"text_dim": 30}}, "model.init_tiny.size: text_dim / text_heads must be a multiple of 4"),
+    ({"evals": {}}, r"recipe: unknown key 'evals'"),
 ])
 def test_bad_recipes_fail_naming_the_key(tmp_path, changes, message):
     with pytest.raises(ValueError, match=message):
@@ -82,3 +85,18 @@ def test_step_selection():
         select_steps(["rl"], None)
     with pytest.raises(ValueError, match="not both"):
         select_steps(["eval"], "grpo")
+
+
+def test_dotted_overrides_change_any_key_before_it_is_checked(tmp_path):
+    path = write(tmp_path, BASE)
+    recipe = load_recipe(path, overrides={"stages.grpo.learning_rate": 1e-4, "data.synth.scenes": 3, "seed": 7,
+                                          "eval.benchmarks.0.limit": 5, "stages.grpo": None})
+    assert recipe.enabled() == ["pasta", "qa_sft", "actor_sft"] and recipe.seed == 7
+    assert recipe.data.synth.scenes == 3 and recipe.data.synth.seed == 7  # the generator takes the recipe's seed
+    assert recipe.eval.benchmarks[0].limit == 5
+    assert load_recipe(path, overrides={"stages.grpo.learning_rate": 1e-4}).stages["grpo"]["learning_rate"] == 1e-4
+    with pytest.raises(ValueError, match=r"stages\.grpo: unknown key 'lr'"):
+        load_recipe(path, overrides={"stages.grpo.lr": 1e-4})
+    with pytest.raises(ValueError, match=r"override seed\.x: seed is a value"):
+        load_recipe(path, overrides={"seed.x": 1})
+    assert yaml.safe_load(path.read_text()) == BASE  # the file itself is not touched

@@ -6,14 +6,18 @@ from pathlib import Path
 
 import typer
 
-from hatchvl.pipeline.steps import STEPS
+from hatchvl.pipeline.stages import STEPS
+
+OVERRIDES_HELP = ("Recipe keys to override, by dotted path: stages.grpo.learning_rate=1e-4 data.synth.scenes=50 "
+                  "stages.grpo=null (values are YAML).")
 
 
-def _recipe(path: Path, run_dir: Path | None):
+def _recipe(path: Path, run_dir: Path | None, overrides: list[str] | None):
+    from hatchvl.config import parse_overrides
     from hatchvl.pipeline.recipe import load_recipe
 
     try:
-        return load_recipe(path, str(run_dir) if run_dir else None)
+        return load_recipe(path, str(run_dir) if run_dir else None, parse_overrides(overrides or []))
     except (ValueError, FileNotFoundError) as err:
         typer.echo(f"Error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -21,6 +25,7 @@ def _recipe(path: Path, run_dir: Path | None):
 
 def pipeline(
     recipe: Path = typer.Argument(..., help="Recipe YAML, e.g. configs/tiny-cpu.yaml."),
+    overrides: list[str] | None = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
     run_dir: Path | None = typer.Option(None, "--run-dir", help="Run folder (default: the recipe's run_dir)."),
     stages: str | None = typer.Option(None, "--stages", help=f"Comma-separated steps to run: {', '.join(STEPS)}."),
     start: str | None = typer.Option(None, "--from", help="Run this step and all after it."),
@@ -30,7 +35,7 @@ def pipeline(
     unfinished one."""
     from hatchvl.pipeline.run import run_pipeline
 
-    loaded = _recipe(recipe, run_dir)
+    loaded = _recipe(recipe, run_dir, overrides)
     try:
         run_pipeline(loaded, [s.strip() for s in stages.split(",")] if stages else None, start)
     except ValueError as err:
@@ -40,13 +45,14 @@ def pipeline(
 
 def ablate(
     recipe: Path = typer.Argument(..., help="Recipe YAML with every stage enabled."),
+    overrides: list[str] | None = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
     run_dir: Path | None = typer.Option(None, "--run-dir", help="Run folder (default: the recipe's run_dir)."),
 ) -> None:
     """The paper's ablation: base, QA fine-tuning only, without PaStA, without ActoR, full HATCH; shared
     stages run once. Ends with RUN/ablation.md."""
     from hatchvl.pipeline.ablate import run_ablation
 
-    loaded = _recipe(recipe, run_dir)
+    loaded = _recipe(recipe, run_dir, overrides)
     try:
         run_ablation(loaded)
     except ValueError as err:

@@ -4,41 +4,47 @@ named by the chain of stages that made them), so the full variant reuses the mai
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
-from hatchvl.data.dataset import atomic_write
+from hatchvl.io import atomic_write, write_json
 from hatchvl.pipeline.recipe import Recipe
 from hatchvl.pipeline.report import eval_results
 from hatchvl.pipeline.run import Runner
-from hatchvl.pipeline.steps import STAGES
+from hatchvl.pipeline.stages import STAGES
 
-VARIANTS = {  # name -> the training stages of its model, in order
-    "base": [],
-    "qa_only": ["qa_sft"],
-    "no_pasta": ["qa_sft", "actor_sft", "grpo"],
-    "no_actor": ["pasta", "qa_sft"],
-    "full": ["pasta", "qa_sft", "actor_sft", "grpo"],
+VARIANTS = {  # name -> the HATCH parts (the registry's Stage.part) its model is trained with
+    "base": (),
+    "qa_only": ("qa",),
+    "no_pasta": ("qa", "actor"),
+    "no_actor": ("pasta", "qa"),
+    "full": ("pasta", "qa", "actor"),
 }
 PAPER_SPAR_MV = {"base": 24.9, "qa_only": 51.5, "no_pasta": 52.0, "no_actor": 51.1, "full": 53.6}
 
 
+def variant_chain(parts: tuple[str, ...]) -> list[str]:
+    """The registry's stages of those parts, in order."""
+    return [s.name for s in STAGES if s.part in parts]
+
+
 def run_ablation(recipe: Recipe, log: Callable[[str], None] = print) -> dict:
     """Train what each variant needs (reusing finished stages), evaluate it, write RUN/ablation.{md,json}."""
-    missing = [s for s in STAGES if s not in recipe.enabled()]
+    missing = [s.name for s in STAGES if s.name not in recipe.enabled()]
     if missing:
         raise ValueError(f"the ablation needs every stage in the recipe; stages.{missing[0]} is left out")
     runner = Runner(recipe, log)
     runner.prepare_data()
     runner.prepare_model()
+    stages = {s.name: s for s in STAGES}
     table = {}
-    for variant, chain in VARIANTS.items():
+    for variant, parts in VARIANTS.items():
+        chain = variant_chain(parts)
         log(f"== variant {variant}: {' -> '.join(['base', *chain])}")
-        for k, stage in enumerate(chain):
-            runner.run_stage(stage, chain[:k])
+        for k, name in enumerate(chain):
+            runner.run_stage(stages[name], chain[:k])
         runner.evaluate(chain)
         table[variant] = {"chain": chain, "eval": eval_results(runner.layout, chain)}
-    atomic_write(runner.layout.root / "ablation.json", (json.dumps(table, indent=2) + "\n").encode())
+    write_json(runner.layout.root / "ablation.json", table)
     text = ablation_markdown(table)
     atomic_write(runner.layout.root / "ablation.md", text.encode())
     log(text)

@@ -1,143 +1,195 @@
 """Recipes: one YAML file names the data, the model, each stage's options and the evaluations.
 
 Everything is checked when the recipe is loaded, before any work starts: unknown keys (named with their
-full path, e.g. `stages.grpo.lr`), missing files, and impossible combinations.
+full path, e.g. `stages.grpo: unknown key 'lr'`), wrong types, missing files and impossible combinations.
+Any key can be overridden on the command line with its dotted path (`stages.grpo.learning_rate=1e-4`,
+`data.synth.scenes=50`, `stages.grpo=null` to leave a stage out).
 
     name: tiny-cpu
     seed: 0
     run_dir: runs/tiny-cpu
-    data: {synth: {scenes: 200, size: 112, ...}}     # or {path: /data/spar-10k}
-    model: {init_tiny: {family: qwen2_5_vl, ...}}    # or {path: /models/Qwen2.5-VL-3B-Instruct} or {hub_id: ...}
-    stages:                                          # in this order; a stage set to null is left out
-      pasta: {...}       # PastaOptions, less model/data/out
-      qa_sft: {...}      # SFTOptions (target: answer)
-      actor_sft: {...}   # SFTOptions (target: action_answer), usually fraction: 0.1
-      grpo: {...}        # GRPOOptions
-    eval:
+    data: {synth: {scenes: 200, size: 112, ...}}     # DataSpec: {path: /data/spar-10k} or a generator
+    model: {init_tiny: {family: qwen2_5_vl, ...}}    # ModelSpec: {path: ...}, {hub_id: ...} or init_tiny
+    stages:                                          # the registry's stages (stages.py), in its order;
+      pasta: {...}                                   # each holds its options less model/data/out,
+      qa_sft: {...}                                  # a stage set to null or absent is left out
+      actor_sft: {...}
+      grpo: {...}
+    eval:                                            # EvalSpec
       probe: {split: test, limit: 200}               # PaStA probe before and after
-      sampling: {split: val, limit: 64}              # format compliance after the cold start
-      benchmarks: [{bench: synthetic, prompt_style: hatch, limit: 200}]
+      sampling: {split: val, limit: 64}              # sampled rewards after the action stages
+      benchmarks: [{bench: synthetic, limit: 200}]   # BenchSpec each; every one with its blind control
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from hatchvl.config import ConfigError, build, set_dotted
 from hatchvl.data.synth import SynthConfig
 from hatchvl.models.tiny import TinySize
-from hatchvl.pipeline.steps import STAGES
-from hatchvl.train.grpo import GRPOOptions
-from hatchvl.train.options import options_from_dict
-from hatchvl.train.pasta import PastaOptions
-from hatchvl.train.sft import SFTOptions
+from hatchvl.pipeline.stages import STAGE_NAMES, STAGES
+from hatchvl.train.common import final_model_dir
 
-STAGE_OPTIONS = {"pasta": PastaOptions, "qa_sft": SFTOptions, "actor_sft": SFTOptions, "grpo": GRPOOptions}
-STAGE_TARGETS = {"qa_sft": "answer", "actor_sft": "action_answer"}
+PIPELINE_FIXED = ("model", "data", "out")  # options every stage gets from the pipeline, never from a recipe
+
+
+@dataclass
+class SynthSpec(SynthConfig):
+    """The synthetic generator's settings (`hatchvl data synth`); seed defaults to the recipe's."""
+
+    workers: int = 1  # processes; the content does not depend on it
+
+    def config(self) -> SynthConfig:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(SynthConfig)}
+        return SynthConfig(**values)
+
+
+@dataclass
+class DataSpec:
+    path: str | None = None  # a dataset in the hatchvl format (docs/dataset-format.md)
+    synth: SynthSpec | None = None  # or generate the synthetic dataset into RUN/data
+
+    def __post_init__(self) -> None:
+        _exactly_one(self, ("path", "synth"), "data")
+        if self.path is not None and not Path(self.path).is_dir():
+            raise ConfigError(f"data.path: {self.path} is not a folder")
+
+
+@dataclass
+class TinySpec:
+    family: str = "qwen2_5_vl"  # qwen2_vl, qwen2_5_vl or qwen3_vl
+    tokenizer: str = "byte"  # byte, or bpe trained on the training split's texts
+    seed: int | None = None  # of the random weights; default: the recipe's seed
+    bpe_vocab_size: int = 512
+    size: TinySize = field(default_factory=TinySize)
+
+
+@dataclass
+class ModelSpec:
+    path: str | None = None  # a local checkpoint folder
+    hub_id: str | None = None  # a hub id (needs the network)
+    init_tiny: TinySpec | None = None  # or a tiny random model built into RUN/base
+
+    def __post_init__(self) -> None:
+        _exactly_one(self, ("path", "hub_id", "init_tiny"), "model")
+        if self.path is not None and not (Path(self.path) / "config.json").is_file():
+            raise ConfigError(f"model.path: {self.path} is not a checkpoint folder (no config.json)")
+
+
+@dataclass
+class ProbeSpec:
+    split: str = "test"
+    limit: int | None = None  # view pairs
+
+
+@dataclass
+class SamplingSpec:
+    split: str = "val"
+    limit: int = 64  # prompts
+    temperature: float = 1.0
+    max_new_tokens: int = 256
+
+
+@dataclass
+class BenchSpec:
+    bench: str  # spar-mv, spar-si, mindcube-tiny, mmsi or synthetic
+    data: str | None = None  # the benchmark's files; default: the recipe's dataset (synthetic)
+    limit: int | None = None  # the first N items
+    prompt_style: str | None = None  # default: hatch after an action stage, else official
+    batch_size: int = 8
+    max_new_tokens: int | None = None
+    blind: bool = True  # also run the blind control (every item's images swapped for another item's)
+
+    def __post_init__(self) -> None:
+        if self.data and not Path(self.data).exists():
+            raise ConfigError(f"eval.benchmarks: data {self.data} does not exist")
+
+
+@dataclass
+class EvalSpec:
+    probe: ProbeSpec | None = None  # the PaStA probe, after a stage that measures it
+    sampling: SamplingSpec | None = None  # sampled rewards, after a stage that measures them
+    benchmarks: list[BenchSpec] = field(default_factory=list)
 
 
 @dataclass
 class Recipe:
     name: str
-    seed: int
-    run_dir: str
-    data: dict
-    model: dict
-    stages: dict  # stage -> options dict (without model/data/out), or None when left out
-    eval: dict
+    data: DataSpec
+    model: ModelSpec
+    stages: dict  # stage -> options dict (without model/data/out); absent or None: left out
+    seed: int = 0
+    run_dir: str | None = None
+    eval: EvalSpec = field(default_factory=EvalSpec)
     source: str = ""  # the file it came from
 
     def enabled(self) -> list[str]:
-        return [s for s in STAGES if self.stages.get(s) is not None]
+        return [s.name for s in STAGES if self.stages.get(s.name) is not None]
 
 
-def _check_keys(values: dict, allowed: set, where: str) -> None:
-    if not isinstance(values, dict):
-        raise ValueError(f"{where} must be a mapping, got {values!r}")
-    unknown = sorted(set(values) - allowed)
-    if unknown:
-        raise ValueError(f"unknown key {where}.{unknown[0]}; known keys: {', '.join(sorted(allowed))}")
-
-
-def _one_of(values: dict, allowed: set, where: str) -> str:
-    _check_keys(values, allowed, where)
-    given = [k for k in values if values[k] is not None]
+def _exactly_one(spec, keys: tuple[str, ...], where: str) -> None:
+    given = [k for k in keys if getattr(spec, k) is not None]
     if len(given) != 1:
-        raise ValueError(f"{where} needs exactly one of 'path' or the generator, got {given or 'none'}")
-    return given[0]
+        raise ConfigError(f"{where} needs exactly one of {', '.join(keys)}, got {', '.join(given) or 'none'}")
 
 
-def _dataclass_keys(cls) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls)}
+def check_stages(recipe: Recipe) -> None:
+    """Each enabled stage's options must build (with the pipeline's own values filled in), its fixed options
+    must not be set otherwise, and the stages it requires must be enabled."""
+    if not isinstance(recipe.stages, dict):
+        raise ConfigError(f"stages must be a mapping, got {recipe.stages!r}")
+    unknown = sorted(set(recipe.stages) - set(STAGE_NAMES))
+    if unknown:
+        raise ConfigError(f"stages: unknown key {unknown[0]!r}; known keys: {', '.join(STAGE_NAMES)}")
+    enabled = recipe.enabled()
+    for stage in STAGES:
+        if stage.name not in enabled:
+            continue
+        values = recipe.stages[stage.name]
+        if not isinstance(values, dict):
+            raise ConfigError(f"stages.{stage.name} must be a mapping of options, got {values!r}")
+        for key in PIPELINE_FIXED:
+            if key in values:
+                raise ConfigError(f"stages.{stage.name}.{key} is set by the pipeline; leave it out")
+        for key, value in stage.fixed.items():
+            if values.get(key, value) != value:
+                raise ConfigError(f"stages.{stage.name}.{key} must be {value!r}")
+        for needed, why in stage.requires.items():
+            if needed not in enabled:
+                raise ConfigError(f"stages.{stage.name} needs stages.{needed}: {why}")
+        build(stage.options, {**dict.fromkeys(PIPELINE_FIXED, "x"), **values, **stage.fixed},
+              where=f"stages.{stage.name}")
 
 
-def check_recipe(recipe: Recipe) -> None:
-    """Raise ValueError naming the key of anything that would fail later."""
-    kind = _one_of(recipe.data, {"path", "synth"}, "data")
-    if kind == "path" and not Path(recipe.data["path"]).is_dir():
-        raise ValueError(f"data.path: {recipe.data['path']} is not a folder")
-    if kind == "synth":
-        synth = dict(recipe.data["synth"])
-        _check_keys(synth, _dataclass_keys(SynthConfig) | {"workers"}, "data.synth")
-        synth.pop("workers", None)
-        for key in ("views", "overlap", "split"):
-            if key in synth:
-                synth[key] = tuple(synth[key])
-        SynthConfig(**synth)
-    kind = _one_of(recipe.model, {"path", "hub_id", "init_tiny"}, "model")
-    if kind == "path" and not (Path(recipe.model["path"]) / "config.json").is_file():
-        raise ValueError(f"model.path: {recipe.model['path']} is not a checkpoint folder (no config.json)")
-    if kind == "init_tiny":
-        tiny = recipe.model["init_tiny"]
-        _check_keys(tiny, {"family", "tokenizer", "seed", "bpe_vocab_size", "size"}, "model.init_tiny")
-        _check_keys(tiny.get("size") or {}, _dataclass_keys(TinySize), "model.init_tiny.size")
-        TinySize(**(tiny.get("size") or {}))
-    _check_keys(recipe.stages, set(STAGES), "stages")
-    for stage in recipe.enabled():
-        values = dict(recipe.stages[stage])
-        for fixed in ("model", "data", "out"):
-            if fixed in values:
-                raise ValueError(f"stages.{stage}.{fixed} is set by the pipeline; leave it out")
-        if stage in STAGE_TARGETS and values.setdefault("target", STAGE_TARGETS[stage]) != STAGE_TARGETS[stage]:
-            raise ValueError(f"stages.{stage}.target must be {STAGE_TARGETS[stage]!r}")
-        options_from_dict(STAGE_OPTIONS[stage], {"model": "m", "data": "d", "out": "o", **values},
-                          where=f"stages.{stage}")
-    if "grpo" in recipe.enabled() and "actor_sft" not in recipe.enabled():
-        raise ValueError("stages.grpo needs stages.actor_sft: GRPO starts from the action-then-answer cold start "
-                         "(without it no completion earns a format or action reward)")
-    _check_keys(recipe.eval, {"probe", "sampling", "benchmarks"}, "eval")
-    _check_keys(recipe.eval.get("probe") or {}, {"split", "limit"}, "eval.probe")
-    _check_keys(recipe.eval.get("sampling") or {}, {"split", "limit", "temperature", "max_new_tokens"},
-                "eval.sampling")
-    for k, bench in enumerate(recipe.eval.get("benchmarks") or []):
-        _check_keys(bench, {"bench", "data", "limit", "prompt_style", "batch_size", "max_new_tokens", "blind"},
-                    f"eval.benchmarks[{k}]")
-        if "bench" not in bench:
-            raise ValueError(f"eval.benchmarks[{k}] needs a 'bench'")
-        if bench.get("data") and not Path(bench["data"]).exists():
-            raise ValueError(f"eval.benchmarks[{k}].data: {bench['data']} does not exist")
-
-
-def load_recipe(path: str | Path, run_dir: str | None = None) -> Recipe:
-    """Read and check a recipe file (run_dir overrides the recipe's)."""
+def load_recipe(path: str | Path, run_dir: str | None = None, overrides: dict | None = None) -> Recipe:
+    """Read and check a recipe file. `overrides` maps dotted keys to values (`{"stages.grpo.beta": 0.1}`),
+    applied before anything is checked; `run_dir` overrides the recipe's."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"recipe {path} not found")
     values = yaml.safe_load(path.read_text()) or {}
-    _check_keys(values, {f.name for f in dataclasses.fields(Recipe)} - {"source"}, "recipe")
-    missing = [k for k in ("data", "model", "stages") if k not in values]
-    if missing:
-        raise ValueError(f"recipe {path} needs the key {missing[0]!r}")
-    recipe = Recipe(
-        name=values.get("name", path.stem), seed=int(values.get("seed", 0)),
-        run_dir=run_dir or values.get("run_dir") or f"runs/{path.stem}", data=values["data"] or {},
-        model=values["model"] or {}, stages=values["stages"] or {}, eval=values.get("eval") or {},
-        source=str(path),
-    )
-    check_recipe(recipe)
+    if not isinstance(values, dict):
+        raise ConfigError(f"recipe {path} must be a mapping of keys, got {type(values).__name__}")
+    values = copy.deepcopy(values)
+    for dotted, value in (overrides or {}).items():
+        set_dotted(values, dotted, value)
+    for key in ("data", "model", "stages"):
+        if values.get(key) is None:
+            raise ConfigError(f"recipe {path} needs the key {key!r}")
+    values.setdefault("name", path.stem)
+    synth = values["data"].get("synth") if isinstance(values["data"], dict) else None
+    if isinstance(synth, dict):
+        synth.setdefault("seed", values.get("seed", 0))
+    values["eval"] = values.get("eval") or {}
+    recipe = build(Recipe, {**values, "source": str(path)})
+    recipe.run_dir = run_dir or recipe.run_dir or f"runs/{path.stem}"
+    check_stages(recipe)
     return recipe
 
 
@@ -164,7 +216,7 @@ class Layout:
         return self.root / self.chain_name(chain)
 
     def model_of(self, chain: list[str]) -> Path:
-        return self.stage_dir(chain) / "model" if chain else self.base
+        return final_model_dir(self.stage_dir(chain)) if chain else self.base
 
     def eval_dir(self, chain: list[str]) -> Path:
         return self.root / "eval" / self.chain_name(chain)

@@ -1,35 +1,26 @@
 """The run report: RUN/report.json (numbers for machines) and RUN/report.md with PNG plots (for people).
 
-report.json keys: `settings`, `stages.<stage>.*` (pasta: probe_before, probe_after, probe_chance,
-probe_same_position, probe_colour; actor_sft: format_rate; grpo: reward_start, reward_end = mean total
-reward over the first and last 10% of steps, prompts = the size of its prompt pool, and
-heldout_total_before/after = the same weighted total of completions sampled on fixed held-out prompts
-before and after GRPO; every stage: wall_s, final_loss),
-`eval.<bench>.average` and `eval.<bench>.blind_average` (percent), `eval.<bench>.categories`.
+report.json keys: `settings` (the recipe in full), `wall_s` (per step), `stages.<stage>.*` (every stage:
+folder, wall_s, final_loss; then what its registry row's summary adds: pipeline/summaries.py lists the
+keys), `eval.<bench>.average` and `eval.<bench>.blind_average` (percent), `eval.<bench>.categories` and
+`eval.<bench>.blind_categories`, `eval.<bench>.count`.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 from pathlib import Path
 
-from hatchvl.data.dataset import atomic_write
+from hatchvl.io import atomic_write, read_json, write_json
 from hatchvl.pipeline.recipe import Layout, Recipe
-
-
-def _read(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
+from hatchvl.pipeline.stages import stage
+from hatchvl.pipeline.summaries import REWARD_PARTS
+from hatchvl.train.common import stage_marker
 
 
 def _history(stage_dir: Path) -> list[dict]:
-    record = _read(stage_dir / "stage.json")
+    record = read_json(stage_marker(stage_dir))
     return record["metrics"].get("log_history", []) if record else []
-
-
-def edge_means(values: list[float], share: float = 0.1) -> tuple[float, float]:
-    """Means of the first and the last `share` of a series (at least one value each)."""
-    k = max(1, round(len(values) * share))
-    return sum(values[:k]) / k, sum(values[-k:]) / k
 
 
 def moving_mean(values, window: int) -> list[float]:
@@ -43,61 +34,24 @@ def moving_mean(values, window: int) -> list[float]:
 
 def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
     """Gather the numbers of a run from its folders."""
-    timings = _read(layout.root / "timings.json") or {}
-    report: dict = {"settings": {"recipe": recipe.source, "name": recipe.name, "seed": recipe.seed,
-                                 "data": recipe.data, "model": recipe.model, "stages": recipe.stages,
-                                 "eval": recipe.eval},
-                    "stages": {}, "eval": {}, "wall_s": timings}
-    for k, stage in enumerate(chain):
+    timings = read_json(layout.root / "timings.json") or {}
+    settings = {"recipe": recipe.source, "name": recipe.name, "seed": recipe.seed,
+                "data": asdict(recipe.data), "model": asdict(recipe.model), "stages": recipe.stages,
+                "eval": asdict(recipe.eval)}
+    report: dict = {"settings": settings, "stages": {}, "eval": {}, "wall_s": timings}
+    for k, name in enumerate(chain):
         folder = layout.stage_dir(chain[: k + 1])
-        metrics = (_read(folder / "stage.json") or {}).get("metrics", {})
-        history = metrics.get("log_history", [])
-        entry: dict = {"folder": str(folder), "wall_s": timings.get(stage)}
-        losses = [h["loss"] for h in history if "loss" in h and "reward" not in h]
+        metrics = (read_json(stage_marker(folder)) or {}).get("metrics", {})
+        entry: dict = {"folder": str(folder), "wall_s": timings.get(name)}
+        losses = [h["loss"] for h in metrics.get("log_history", []) if "loss" in h and "reward" not in h]
         if losses:
             entry["final_loss"] = losses[-1]
-        if stage == "pasta" and (probe := _read(folder / "probe.json")):
-            before, after = probe["before"], probe["after"]
-            entry |= {"probe_before": before["top1"], "probe_after": after["top1"], "probe_chance": after["chance"],
-                      "probe_same_position": after["same_position"], "probe_colour": after["colour"],
-                      "probe_pairs": after["pairs"]}
-        if stage == "actor_sft" and (sampled := _read(folder / "sampling.json")):
-            entry |= {"format_rate": sampled["format_rate"], "sampled_action_reward": sampled["action_reward"],
-                      "sampled_answer_reward": sampled["answer_reward"]}
-        if stage == "grpo":
-            entry |= heldout_rewards(folder, layout.stage_dir(chain[:k]) if k else None)
-            rewards = [h["reward"] for h in history if "reward" in h]
-            if rewards:
-                entry["reward_start"], entry["reward_end"] = edge_means(rewards)
-                for part in ("format", "action", "answer"):
-                    series = [h[f"rewards/{part}/mean"] for h in history if f"rewards/{part}/mean" in h]
-                    entry[f"{part}_start"], entry[f"{part}_end"] = edge_means(series)
-                entry["steps"] = len(rewards)
-            if "samples" in metrics:
-                entry["prompts"] = metrics["samples"]
-        report["stages"][stage] = entry
+        summary = stage(name).summary
+        if summary is not None:
+            entry |= summary(folder, layout.stage_dir(chain[:k]) if k else None, metrics)
+        report["stages"][name] = entry
     report["eval"] = eval_results(layout, chain)
     return report
-
-
-def heldout_rewards(grpo_dir: Path, before_dir: Path | None) -> dict:
-    """Sampled rewards on the held-out prompts before GRPO (the previous stage's sampling.json) and after it,
-    weighted as the GRPO stage weighted them: heldout_{format,action,answer,total}_{before,after}."""
-    record = _read(grpo_dir / "stage.json") or {}
-    options = record.get("options", {})
-    weights = {"format": options.get("w_format", 0.5), "action": options.get("w_action", 1.0),
-               "answer": options.get("w_answer", 1.0)}
-    out: dict = {}
-    for when, folder in (("before", before_dir), ("after", grpo_dir)):
-        sampled = _read(folder / "sampling.json") if folder else None
-        if sampled is None:
-            continue
-        parts = {"format": sampled["format_rate"], "action": sampled["action_reward"],
-                 "answer": sampled["answer_reward"]}
-        out |= {f"heldout_{part}_{when}": value for part, value in parts.items()}
-        out[f"heldout_total_{when}"] = sum(weights[part] * value for part, value in parts.items())
-        out["heldout_prompts"] = sampled["count"]
-    return out
 
 
 def eval_results(layout: Layout, chain: list[str]) -> dict:
@@ -106,7 +60,7 @@ def eval_results(layout: Layout, chain: list[str]) -> dict:
     for folder in sorted(layout.eval_dir(chain).glob("*/results.json")):
         name = folder.parent.name
         bench = name.removesuffix("-blind")
-        result = json.loads(folder.read_text())
+        result = read_json(folder)
         key = "blind_average" if name.endswith("-blind") else "average"
         results.setdefault(bench, {})[key] = result["average"]
         results[bench].setdefault("count", result["count"])
@@ -125,11 +79,11 @@ def plot(report: dict, layout: Layout, chain: list[str]) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     made = []
     fig = Figure(figsize=(4 * max(1, len(chain)), 3))
-    for k, stage in enumerate(chain):
+    for k, name in enumerate(chain):
         history = _history(layout.stage_dir(chain[: k + 1]))
         ax = fig.add_subplot(1, max(1, len(chain)), k + 1)
-        if stage == "grpo":  # per-step means are noisy: faint raw lines, a moving mean over 10% of the steps
-            for part in ("format", "action", "answer"):
+        if stage(name).curve == "rewards":  # per-step means are noisy: faint raw lines, a moving mean over 10% of the steps
+            for part in REWARD_PARTS:
                 points = [(h["step"], h[f"rewards/{part}/mean"]) for h in history if f"rewards/{part}/mean" in h]
                 if points:
                     steps, values = zip(*points, strict=True)
@@ -143,13 +97,14 @@ def plot(report: dict, layout: Layout, chain: list[str]) -> list[str]:
             if points:
                 ax.plot(*zip(*points, strict=True))
             ax.set_ylabel("loss")
-        ax.set_title(stage)
+        ax.set_title(name)
         ax.set_xlabel("step")
     fig.tight_layout()
     fig.savefig(out / "curves.png", dpi=90)
     made.append("plots/curves.png")
-    pasta = report["stages"].get("pasta", {})
-    if "probe_after" in pasta:
+    probed = [e for e in report["stages"].values() if "probe_after" in e]
+    if probed:
+        pasta = probed[-1]
         fig = Figure(figsize=(5, 3))
         ax = fig.add_subplot(1, 1, 1)
         names = ["chance", "same position", "colour", "before PaStA", "after PaStA"]
@@ -181,39 +136,18 @@ def plot(report: dict, layout: Layout, chain: list[str]) -> list[str]:
     return made
 
 
-def _pct(x) -> str:
-    return "–" if x is None else f"{100 * x:.1f}%"
-
-
 def markdown(report: dict, plots: list[str]) -> str:
     s, lines = report["stages"], [f"# hatchvl run: {report['settings']['name']}", ""]
     lines += [f"Recipe `{report['settings']['recipe']}`, seed {report['settings']['seed']}. Settings in full: "
               "`report.json` → `settings`.", "", "## Stages", "", "| stage | wall time | main numbers |",
               "|---|---|---|"]
-    for stage, e in s.items():
-        if stage == "pasta" and "probe_after" in e:
-            main = (f"probe top-1 {_pct(e['probe_before'])} → **{_pct(e['probe_after'])}** (chance "
-                    f"{_pct(e['probe_chance'])}, same position {_pct(e['probe_same_position'])}, colour only "
-                    f"{_pct(e['probe_colour'])}; {e['probe_pairs']} held-out pairs)")
-        elif stage == "actor_sft" and "format_rate" in e:
-            main = (f"sampled format compliance **{_pct(e['format_rate'])}** (temperature 1); action reward "
-                    f"{e['sampled_action_reward']:.3f}, answer reward {e['sampled_answer_reward']:.3f}")
-        elif stage == "grpo" and "reward_start" in e:
-            pool = f" on a pool of {e['prompts']} prompts" if "prompts" in e else ""
-            main = (f"mean total reward {e['reward_start']:.3f} → **{e['reward_end']:.3f}** over {e['steps']} "
-                    f"steps{pool} "
-                    f"(format {e['format_start']:.2f} → {e['format_end']:.2f}, action {e['action_start']:.3f} → "
-                    f"{e['action_end']:.3f}, answer {e['answer_start']:.3f} → {e['answer_end']:.3f})")
-            if "heldout_total_after" in e:
-                before = f"{e['heldout_total_before']:.3f} → " if "heldout_total_before" in e else ""
-                main += (f"; on {e['heldout_prompts']} held-out prompts (same prompts and seed, temperature 1): "
-                         f"total {before}**{e['heldout_total_after']:.3f}**")
-                if "heldout_answer_before" in e:
-                    main += f" (answer {e['heldout_answer_before']:.3f} → {e['heldout_answer_after']:.3f})"
-        else:
+    for name, e in s.items():
+        line = stage(name).line
+        main = line(e) if line is not None else None
+        if main is None:
             main = f"final loss {e['final_loss']:.4f}" if "final_loss" in e else ""
         wall = f"{e['wall_s']:.0f} s" if e.get("wall_s") is not None else "–"
-        lines.append(f"| {stage} | {wall} | {main} |")
+        lines.append(f"| {name} | {wall} | {main} |")
     if report["eval"]:
         lines += ["", "## Evaluation", "", "Each evaluation also runs a blind control: the same items with every "
                   "item's images swapped for another item's. A gain that survives it did not come from the images.",
@@ -236,6 +170,6 @@ def markdown(report: dict, plots: list[str]) -> str:
 def write_report(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
     report = collect(recipe, layout, chain)
     plots = plot(report, layout, chain)
-    atomic_write(layout.root / "report.json", (json.dumps(report, indent=2, default=str) + "\n").encode())
+    write_json(layout.root / "report.json", report)
     atomic_write(layout.root / "report.md", markdown(report, plots).encode())
     return report

@@ -1,5 +1,5 @@
-"""Running a recipe: data, base model, the training stages in order, the measurements each stage is
-judged by, the evaluations (each with its blind control), then the report.
+"""Running a recipe: data, base model, the training stages in the registry's order, the measurements each
+stage is judged by, the evaluations (each with its blind control), then the report.
 
 Every step writes to its own folder under the run directory and is skipped when its output is complete;
 an unfinished training stage resumes from its newest checkpoint. `steps` / `start` select part of it.
@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hatchvl.data.dataset import atomic_write, read_manifest
-from hatchvl.pipeline.recipe import STAGE_OPTIONS, STAGE_TARGETS, Layout, Recipe
-from hatchvl.pipeline.steps import STAGES, STEPS
-from hatchvl.train.common import is_finished
-from hatchvl.train.options import options_from_dict
+from hatchvl.config import build
+from hatchvl.data.dataset import read_manifest
+from hatchvl.io import read_json, write_json
+from hatchvl.pipeline.measures import MEASURES
+from hatchvl.pipeline.recipe import Layout, Recipe
+from hatchvl.pipeline.stages import STAGES, STEPS, Stage
+from hatchvl.train.common import is_finished, stage_marker
 
 TIMINGS = "timings.json"
 
@@ -34,19 +37,10 @@ def select_steps(steps: list[str] | None, start: str | None) -> list[str]:
     return list(STEPS[STEPS.index(start):]) if start else list(STEPS)
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, (json.dumps(data, indent=2, default=str) + "\n").encode())
-
-
-def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def check_same_options(stage: str, opts) -> None:
     """A finished (or half-run) stage folder must have been made with these options: a recipe edited after
     a stage ran would otherwise be silently ignored."""
-    recorded = _read_json(Path(opts.out) / "stage.json")
+    recorded = read_json(stage_marker(opts.out))
     if recorded is None:
         return
     now = json.loads(json.dumps(dataclasses.asdict(opts), default=str))
@@ -62,115 +56,56 @@ class Runner:
     def __init__(self, recipe: Recipe, log: Callable[[str], None] = print):
         self.recipe, self.log = recipe, log
         self.layout = Layout(Path(recipe.run_dir))
-        self.data_dir = Path(recipe.data["path"]) if recipe.data.get("path") else self.layout.data
+        self.data_dir = Path(recipe.data.path) if recipe.data.path else self.layout.data
 
     # --- inputs ---------------------------------------------------------------------------------
     def base_model(self) -> str:
         model = self.recipe.model
-        return str(model.get("path") or model.get("hub_id") or self.layout.base)
+        return str(model.path or model.hub_id or self.layout.base)
 
     def prepare_data(self) -> None:
-        if self.recipe.data.get("path"):
+        if self.recipe.data.path:
             read_manifest(self.data_dir, "train")  # fail early on a bad dataset
             return
-        from hatchvl.data.synth import SynthConfig, synthesize
+        from hatchvl.data.synth import synthesize
 
-        synth = dict(self.recipe.data["synth"])
-        workers = synth.pop("workers", 1)
-        synth = {k: tuple(v) if isinstance(v, list) else v for k, v in synth.items()}
-        synthesize(self.data_dir, SynthConfig(**{"seed": self.recipe.seed, **synth}), workers=workers,
-                   progress=True)
+        synth = self.recipe.data.synth
+        synthesize(self.data_dir, synth.config(), workers=synth.workers, progress=True)
 
     def prepare_model(self) -> None:
-        tiny = self.recipe.model.get("init_tiny")
+        tiny = self.recipe.model.init_tiny
         if tiny is None or (self.layout.base / "config.json").is_file():
             return
-        from hatchvl.models.tiny import TinySize, init_tiny
+        from hatchvl.models.tiny import init_tiny
         from hatchvl.objectives.prompts import question_text, target_text
 
         corpus = None
-        if tiny.get("tokenizer") == "bpe":  # train the BPE on what the model will read and write
+        if tiny.tokenizer == "bpe":  # train the BPE on what the model will read and write
             corpus = [text for s in read_manifest(self.data_dir, "train")
                       for text in (question_text(s, "action_answer"), target_text(s, "action_answer"))]
         partial = self.layout.root / "base.partial"
         if partial.exists():
-            import shutil
-
             shutil.rmtree(partial)
-        init_tiny(tiny.get("family", "qwen2_5_vl"), partial, seed=tiny.get("seed", self.recipe.seed),
-                  tokenizer=tiny.get("tokenizer", "byte"), corpus=corpus, size=TinySize(**(tiny.get("size") or {})),
-                  bpe_vocab_size=tiny.get("bpe_vocab_size", 512))
+        init_tiny(tiny.family, partial, seed=self.recipe.seed if tiny.seed is None else tiny.seed,
+                  tokenizer=tiny.tokenizer, corpus=corpus, size=tiny.size, bpe_vocab_size=tiny.bpe_vocab_size)
         partial.rename(self.layout.base)
 
     # --- training stages --------------------------------------------------------------------------
-    def stage_options(self, stage: str, chain: list[str]):
+    def stage_options(self, stage: Stage, chain: list[str]):
         """The options of `stage` trained on top of `chain` (the stages before it)."""
-        values = {"seed": self.recipe.seed, **self.recipe.stages[stage]}
-        if stage in STAGE_TARGETS:
-            values["target"] = STAGE_TARGETS[stage]
-        values |= {"model": str(self.layout.model_of(chain)) if chain else self.base_model(),
-                   "data": str(self.data_dir), "out": str(self.layout.stage_dir([*chain, stage]))}
-        return options_from_dict(STAGE_OPTIONS[stage], values, where=f"stages.{stage}")
+        values = {"seed": self.recipe.seed, **self.recipe.stages[stage.name], **stage.fixed,
+                  "model": str(self.layout.model_of(chain)) if chain else self.base_model(),
+                  "data": str(self.data_dir), "out": str(self.layout.stage_dir([*chain, stage.name]))}
+        return build(stage.options, values, where=f"stages.{stage.name}")
 
-    def run_stage(self, stage: str, chain: list[str]) -> None:
+    def run_stage(self, stage: Stage, chain: list[str]) -> None:
         opts = self.stage_options(stage, chain)
-        check_same_options(stage, opts)
+        check_same_options(stage.name, opts)
         if not is_finished(opts.out):
-            self.log(f"== {stage}: {Path(opts.model).parent.name or opts.model} -> {opts.out}")
-        if stage == "pasta":
-            from hatchvl.train.pasta import run_pasta
-
-            run_pasta(opts)
-            self.measure_probe(opts)
-        elif stage == "grpo":
-            from hatchvl.train.grpo import run_grpo
-
-            run_grpo(opts)
-            self.measure_sampling(Path(opts.out))
-        else:
-            from hatchvl.train.sft import run_sft
-
-            run_sft(opts)
-            if stage == "actor_sft":
-                self.measure_sampling(Path(opts.out))
-
-    def measure_probe(self, opts) -> None:
-        """probe.json: the cross-view probe of the model before and after PaStA."""
-        path = Path(opts.out) / "probe.json"
-        spec = self.recipe.eval.get("probe")
-        if spec is None or path.is_file():
-            return
-        from hatchvl.eval.probe import build_probe_set, run_probe
-        from hatchvl.models.loading import load_model_and_processor
-
-        # one probe set (held-out pairs, their S at the stage's tolerances, cell colours) for both models
-        probe_set = build_probe_set(self.data_dir, spec.get("split", "test"), opts.grid, spec.get("limit"),
-                                    opts.tol_abs, opts.tol_rel, cache_dir=opts.out)
-        before, after = (
-            run_probe(*load_model_and_processor(model, dtype="float32"), probe_set, opts.before_merger).as_dict()
-            for model in (opts.model, Path(opts.out) / "model")
-        )
-        _write_json(path, {"before": before, "after": after})
-        self.log(f"   probe top-1 {before['top1']:.3f} -> {after['top1']:.3f} (chance {after['chance']:.3f}, "
-                 f"same position {after['same_position']:.3f}, colour {after['colour']:.3f})")
-
-    def measure_sampling(self, out: Path) -> None:
-        """sampling.json: format compliance and rewards of sampled completions on held-out prompts, after the
-        cold start and after GRPO (the same prompts and seed, so the two compare without prompt noise)."""
-        path = out / "sampling.json"
-        spec = self.recipe.eval.get("sampling")
-        if spec is None or path.is_file():
-            return
-        from hatchvl.eval.sampling import sample_rewards
-        from hatchvl.models.loading import load_model_and_processor
-
-        model, processor = load_model_and_processor(out / "model", dtype="float32")
-        result = sample_rewards(model, processor, self.data_dir, split=spec.get("split", "val"),
-                                limit=spec.get("limit", 64), temperature=spec.get("temperature", 1.0),
-                                max_new_tokens=spec.get("max_new_tokens", 256), seed=self.recipe.seed)
-        _write_json(path, result.as_dict())
-        self.log(f"   sampled format compliance {result.format_rate:.1%} at temperature {result.temperature}, "
-                 f"action reward {result.action_reward:.3f}, answer reward {result.answer_reward:.3f}")
+            self.log(f"== {stage.name}: {Path(opts.model).parent.name or opts.model} -> {opts.out}")
+        stage.run_function()(opts)
+        for name in stage.measures:
+            MEASURES[name](self.recipe, self.data_dir, opts, self.log)
 
     # --- evaluation -------------------------------------------------------------------------------
     def evaluate(self, chain: list[str]) -> dict:
@@ -179,21 +114,19 @@ class Runner:
         from hatchvl.eval.generate import BenchOptions, run_bench
 
         model = str(self.layout.model_of(chain)) if chain else self.base_model()
+        acts = any(s.fixed.get("target") == "action_answer" for s in STAGES if s.name in chain)
         results = {}
-        for spec in self.recipe.eval.get("benchmarks") or []:
-            spec = dict(spec)
-            blind_too = spec.pop("blind", True)
-            bench = spec.pop("bench")
-            data = spec.pop("data", None) or str(self.data_dir)
-            spec.setdefault("prompt_style", "hatch" if "actor_sft" in chain else "official")
-            for blind in (False, True) if blind_too else (False,):
-                name = bench + ("-blind" if blind else "")
+        for spec in self.recipe.eval.benchmarks:
+            for blind in (False, True) if spec.blind else (False,):
+                name = spec.bench + ("-blind" if blind else "")
                 out = self.layout.eval_dir(chain) / name
-                found = _read_json(out / "results.json")
+                found = read_json(out / "results.json")
                 if found is None:  # an interrupted run resumes from its predictions.jsonl
-                    found = run_bench(BenchOptions(model=model, bench=bench, data=data, out=str(out), blind=blind,
-                                                   seed=self.recipe.seed, label=self.layout.chain_name(chain),
-                                                   dtype="float32", **spec))
+                    found = run_bench(BenchOptions(
+                        model=model, bench=spec.bench, data=spec.data or str(self.data_dir), out=str(out),
+                        blind=blind, seed=self.recipe.seed, label=self.layout.chain_name(chain), dtype="float32",
+                        limit=spec.limit, prompt_style=spec.prompt_style or ("hatch" if acts else "official"),
+                        batch_size=spec.batch_size, max_new_tokens=spec.max_new_tokens))
                 results[name] = found
                 self.log(f"   {self.layout.chain_name(chain)} {name}: {found['average']:.1f}%")
         return results
@@ -201,26 +134,26 @@ class Runner:
     # --- the whole recipe -------------------------------------------------------------------------
     def run(self, steps: list[str]) -> list[str]:
         """Run the selected steps in order; returns the chain of enabled training stages."""
-        timings = _read_json(self.layout.root / TIMINGS) or {}
+        timings = read_json(self.layout.root / TIMINGS) or {}
         chain: list[str] = []
+        enabled = self.recipe.enabled()
+        inputs = {"data": self.prepare_data, "model": self.prepare_model}
+        stages = {s.name: s for s in STAGES}
         for step in STEPS:
-            if step in STAGES:
-                if step not in self.recipe.enabled():
-                    continue
+            if step in stages and step not in enabled:
+                continue
             if step in steps:
                 started = time.perf_counter()
-                if step == "data":
-                    self.prepare_data()
-                elif step == "model":
-                    self.prepare_model()
-                elif step == "eval":
-                    self.evaluate(chain)
+                if step in inputs:
+                    inputs[step]()
+                elif step in stages:
+                    self.run_stage(stages[step], chain)
                 else:
-                    self.run_stage(step, chain)
+                    self.evaluate(chain)
                 # summed over attempts: a resumed stage adds the time of its second part
                 timings[step] = round(timings.get(step, 0.0) + time.perf_counter() - started, 1)
-                _write_json(self.layout.root / TIMINGS, timings)
-            if step in STAGES:
+                write_json(self.layout.root / TIMINGS, timings)
+            if step in stages:
                 chain.append(step)
         return chain
 

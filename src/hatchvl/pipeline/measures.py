@@ -1,0 +1,57 @@
+"""Measurements taken on a stage's model when it finishes, each written once into the stage folder (a
+re-run skips it): the registry (stages.py) lists which a stage gets, summaries.py reads them back.
+
+Each takes the run's recipe, its dataset folder and the finished stage's options, and logs one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from hatchvl.io import write_json
+from hatchvl.pipeline.recipe import Recipe
+from hatchvl.pipeline.summaries import PROBE_FILE, SAMPLING_FILE
+from hatchvl.train.common import final_model_dir
+
+
+def measure_probe(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], None]) -> None:
+    """probe.json: the cross-view probe of the model before and after PaStA."""
+    path = Path(opts.out) / PROBE_FILE
+    spec = recipe.eval.probe
+    if spec is None or path.is_file():
+        return
+    from hatchvl.eval.probe import build_probe_set, run_probe
+    from hatchvl.models.loading import load_model_and_processor
+
+    # one probe set (held-out pairs, their S at the stage's tolerances, cell colours) for both models
+    probe_set = build_probe_set(data_dir, spec.split, opts.grid, spec.limit, opts.tol_abs, opts.tol_rel,
+                                cache_dir=opts.out)
+    before, after = (
+        run_probe(*load_model_and_processor(model, dtype="float32"), probe_set, opts.before_merger).as_dict()
+        for model in (opts.model, final_model_dir(opts.out))
+    )
+    write_json(path, {"before": before, "after": after})
+    log(f"   probe top-1 {before['top1']:.3f} -> {after['top1']:.3f} (chance {after['chance']:.3f}, "
+        f"same position {after['same_position']:.3f}, colour {after['colour']:.3f})")
+
+
+def measure_sampling(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], None]) -> None:
+    """sampling.json: format compliance and rewards of sampled completions on held-out prompts (the same
+    prompts and seed after every stage that takes it, so two stages compare without prompt noise)."""
+    path = Path(opts.out) / SAMPLING_FILE
+    spec = recipe.eval.sampling
+    if spec is None or path.is_file():
+        return
+    from hatchvl.eval.sampling import sample_rewards
+    from hatchvl.models.loading import load_model_and_processor
+
+    model, processor = load_model_and_processor(final_model_dir(opts.out), dtype="float32")
+    result = sample_rewards(model, processor, data_dir, split=spec.split, limit=spec.limit,
+                            temperature=spec.temperature, max_new_tokens=spec.max_new_tokens, seed=recipe.seed)
+    write_json(path, result.as_dict())
+    log(f"   sampled format compliance {result.format_rate:.1%} at temperature {result.temperature}, "
+        f"action reward {result.action_reward:.3f}, answer reward {result.answer_reward:.3f}")
+
+
+MEASURES: dict[str, Callable] = {"probe": measure_probe, "sampling": measure_sampling}

@@ -1,0 +1,119 @@
+"""What the report says about each kind of stage: the numbers it takes from a finished stage folder
+(`stages.<stage>.*` in report.json) and the line it writes in report.md. Pure functions of files already
+written; the stage registry (stages.py) names which one each stage uses.
+
+Keys: pasta: probe_before, probe_after, probe_chance, probe_same_position, probe_colour, probe_pairs;
+actor_sft: format_rate, sampled_action_reward, sampled_answer_reward; grpo: reward_start, reward_end = mean
+total reward over the first and last 10% of steps (and the same for each part), steps, prompts = the size of
+its prompt pool, heldout_{format,action,answer,total}_{before,after} = sampled rewards on fixed held-out
+prompts before and after the stage, weighted as the stage weighted them, heldout_prompts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hatchvl.io import read_json
+from hatchvl.objectives.rewards import RewardConfig
+from hatchvl.train.common import stage_marker
+
+PROBE_FILE = "probe.json"  # the PaStA probe before and after the stage (measures.measure_probe)
+SAMPLING_FILE = "sampling.json"  # sampled completions' rewards on held-out prompts (measures.measure_sampling)
+REWARD_PARTS = ("format", "action", "answer")
+
+
+def pct(x) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def edge_means(values: list[float], share: float = 0.1) -> tuple[float, float]:
+    """Means of the first and the last `share` of a series (at least one value each)."""
+    k = max(1, round(len(values) * share))
+    return sum(values[:k]) / k, sum(values[-k:]) / k
+
+
+# --- PaStA: the cross-view probe -------------------------------------------------------------------
+def probe_summary(folder: Path, previous: Path | None, metrics: dict) -> dict:
+    probe = read_json(folder / PROBE_FILE)
+    if probe is None:
+        return {}
+    before, after = probe["before"], probe["after"]
+    return {"probe_before": before["top1"], "probe_after": after["top1"], "probe_chance": after["chance"],
+            "probe_same_position": after["same_position"], "probe_colour": after["colour"],
+            "probe_pairs": after["pairs"]}
+
+
+def probe_line(e: dict) -> str | None:
+    if "probe_after" not in e:
+        return None
+    return (f"probe top-1 {pct(e['probe_before'])} → **{pct(e['probe_after'])}** (chance "
+            f"{pct(e['probe_chance'])}, same position {pct(e['probe_same_position'])}, colour only "
+            f"{pct(e['probe_colour'])}; {e['probe_pairs']} held-out pairs)")
+
+
+# --- the cold start: sampled completions -----------------------------------------------------------
+def sampling_summary(folder: Path, previous: Path | None, metrics: dict) -> dict:
+    sampled = read_json(folder / SAMPLING_FILE)
+    if sampled is None:
+        return {}
+    return {"format_rate": sampled["format_rate"], "sampled_action_reward": sampled["action_reward"],
+            "sampled_answer_reward": sampled["answer_reward"]}
+
+
+def sampling_line(e: dict) -> str | None:
+    if "format_rate" not in e:
+        return None
+    return (f"sampled format compliance **{pct(e['format_rate'])}** (temperature 1); action reward "
+            f"{e['sampled_action_reward']:.3f}, answer reward {e['sampled_answer_reward']:.3f}")
+
+
+# --- GRPO: the reward curve and the held-out rewards before and after ------------------------------
+def heldout_rewards(grpo_dir: Path, before_dir: Path | None) -> dict:
+    """Sampled rewards on the held-out prompts before GRPO (the previous stage's sampling.json) and after it,
+    weighted as the GRPO stage weighted them: heldout_{format,action,answer,total}_{before,after}."""
+    options = (read_json(stage_marker(grpo_dir)) or {}).get("options", {})
+    defaults = RewardConfig()
+    weights = {part: options.get(f"w_{part}", getattr(defaults, f"w_{part}")) for part in REWARD_PARTS}
+    out: dict = {}
+    for when, folder in (("before", before_dir), ("after", grpo_dir)):
+        sampled = read_json(folder / SAMPLING_FILE) if folder else None
+        if sampled is None:
+            continue
+        parts = {"format": sampled["format_rate"], "action": sampled["action_reward"],
+                 "answer": sampled["answer_reward"]}
+        out |= {f"heldout_{part}_{when}": value for part, value in parts.items()}
+        out[f"heldout_total_{when}"] = sum(weights[part] * value for part, value in parts.items())
+        out["heldout_prompts"] = sampled["count"]
+    return out
+
+
+def grpo_summary(folder: Path, previous: Path | None, metrics: dict) -> dict:
+    entry = heldout_rewards(folder, previous)
+    history = metrics.get("log_history", [])
+    rewards = [h["reward"] for h in history if "reward" in h]
+    if rewards:
+        entry["reward_start"], entry["reward_end"] = edge_means(rewards)
+        for part in REWARD_PARTS:
+            series = [h[f"rewards/{part}/mean"] for h in history if f"rewards/{part}/mean" in h]
+            entry[f"{part}_start"], entry[f"{part}_end"] = edge_means(series)
+        entry["steps"] = len(rewards)
+    if "samples" in metrics:
+        entry["prompts"] = metrics["samples"]
+    return entry
+
+
+def grpo_line(e: dict) -> str | None:
+    if "reward_start" not in e:
+        return None
+    pool = f" on a pool of {e['prompts']} prompts" if "prompts" in e else ""
+    text = (f"mean total reward {e['reward_start']:.3f} → **{e['reward_end']:.3f}** over {e['steps']} "
+            f"steps{pool} "
+            f"(format {e['format_start']:.2f} → {e['format_end']:.2f}, action {e['action_start']:.3f} → "
+            f"{e['action_end']:.3f}, answer {e['answer_start']:.3f} → {e['answer_end']:.3f})")
+    if "heldout_total_after" in e:
+        before = f"{e['heldout_total_before']:.3f} → " if "heldout_total_before" in e else ""
+        text += (f"; on {e['heldout_prompts']} held-out prompts (same prompts and seed, temperature 1): "
+                 f"total {before}**{e['heldout_total_after']:.3f}**")
+        if "heldout_answer_before" in e:
+            text += f" (answer {e['heldout_answer_before']:.3f} → {e['heldout_answer_after']:.3f})"
+    return text
