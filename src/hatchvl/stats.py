@@ -1,0 +1,62 @@
+"""Intervals for held-out numbers: the paired bootstrap that every `sees` gap and held-out delta uses.
+
+A gap between two conditions scored on the same items (own images vs swapped images, before vs after a
+stage) is a paired difference: resampling items keeps each item's pair together, so the interval reflects
+how much the gap depends on which items were drawn, not the spread of the items' difficulty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+MIN_ITEMS_FOR_INTERVAL = 50  # fewer items than this get the gap but no interval
+RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class Gap:
+    """mean(a) - mean(b) over paired items, with a 95% bootstrap interval (None when there are too few)."""
+
+    delta: float
+    low: float | None
+    high: float | None
+    items: int
+    note: str = ""  # why there is no interval
+
+    def as_dict(self, scale: float = 1.0) -> dict:
+        out = asdict(self)
+        for key in ("delta", "low", "high"):
+            if out[key] is not None:
+                out[key] = out[key] * scale
+        return out
+
+
+def paired_gap(a: Sequence[float], b: Sequence[float], seed: int = 0, resamples: int = RESAMPLES,
+               level: float = 0.95) -> Gap:
+    """Mean of a[i] - b[i] with a percentile bootstrap interval over items (a and b the same length)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired scores must be two 1-D sequences of one length, got {a.shape} and {b.shape}")
+    if len(a) == 0:
+        raise ValueError("paired_gap needs at least one item")
+    diff = a - b
+    delta = float(diff.mean())
+    if len(diff) < MIN_ITEMS_FOR_INTERVAL:
+        return Gap(delta, None, None, len(diff),
+                   note=f"no interval: {len(diff)} items, fewer than {MIN_ITEMS_FOR_INTERVAL}")
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return Gap(delta, float(low), float(high), len(diff))
+
+
+def format_gap(gap: Gap, unit: str = "", digits: int = 1, scale: float = 1.0) -> str:
+    """'+3.2 [+0.4, +6.1]' (or '+3.2 (no interval: 12 items, ...)')."""
+    value = f"{gap.delta * scale:+.{digits}f}{unit}"
+    if gap.low is None:
+        return f"{value} ({gap.note})"
+    return f"{value} [{gap.low * scale:+.{digits}f}, {gap.high * scale:+.{digits}f}]"
