@@ -36,7 +36,7 @@ class GRPOOptions:
     warmup_steps: float = 0.0  # steps, or a fraction of all steps when below 1
     beta: float = 0.0  # KL weight; 0 needs no reference model
     scale_rewards: str = "group"  # divide advantages by the reward std of each group, of the batch, or none
-    w_action: float = 1.0  # reward weights (DESIGN.md: total = w_action*action + w_answer*answer + ...)
+    w_action: float = 1.0  # reward weights (docs/actor.md, "Rewards": total = w_action*action + w_answer*answer + ...)
     w_answer: float = 1.0
     w_format: float = 0.5
     lora: bool = False  # train LoRA adapters (peft), merged into the saved model at the end

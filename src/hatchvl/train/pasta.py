@@ -1,4 +1,4 @@
-"""The PaStA stage (DESIGN.md, PaStA): align the vision tower's cell features of two views with their
+"""The PaStA stage (docs/pasta.md): align the vision tower's cell features of two views with their
 geometric overlap. Only the vision tower and its merger train; the language model is frozen and never
 runs.
 
