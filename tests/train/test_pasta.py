@@ -24,8 +24,8 @@ from hatchvl.models.loading import SUPPORTED_FAMILIES, load_model_and_processor
 from hatchvl.models.tiny import TinySize, byte_tokenizer, init_tiny, tiny_model, tiny_processor
 from hatchvl.objectives.pasta import cell_features, pasta_loss
 from hatchvl.train.common import load_checkpoint_weights
-from hatchvl.train.options import options_from_dict
-from hatchvl.train.pasta import PastaOptions, run_pasta
+from hatchvl.train.options import PastaOptions, options_from_dict
+from hatchvl.train.pasta import run_pasta
 from hatchvl.train.pasta_data import (
     PastaCollator,
     train_vision_only,

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import typer
 
-from hatchvl.train.options import describe_options, options_from_command_line
-from hatchvl.train.pasta import PastaOptions
+from hatchvl.train.options import PastaOptions, describe_options, options_from_command_line
 
 _MAIN = ("model", "data", "out", "grid", "max_steps", "seed", "skip_bad")
 

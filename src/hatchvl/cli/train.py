@@ -7,9 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hatchvl.train.grpo import GRPOOptions
-from hatchvl.train.options import describe_options, options_from_command_line
-from hatchvl.train.sft import SFTOptions
+from hatchvl.train.options import GRPOOptions, SFTOptions, describe_options, options_from_command_line
 
 app = typer.Typer(help="Train one stage: sft (QA fine-tuning or ActoR cold start), grpo.", no_args_is_help=True)
 
