@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import hatchvl
+from hatchvl.objectives.rewards import RewardConfig
 from hatchvl.train.options import (
     GRPOOptions,
     LoraOptions,
@@ -73,6 +74,14 @@ def test_the_stages_share_their_common_options():
     assert issubclass(SFTOptions, LoraOptions) and issubclass(GRPOOptions, LoraOptions)
     assert not lora & {f.name for f in dataclasses.fields(PastaOptions)}
     assert (PastaOptions.batch_size, SFTOptions.batch_size, GRPOOptions.learning_rate) == (8, 4, 1e-6)
+
+
+def test_reward_weights_default_to_the_reward_config():
+    opts, default = GRPOOptions(model="m", data="d", out="o"), RewardConfig()
+    assert (opts.w_action, opts.w_answer, opts.w_format) == (default.w_action, default.w_answer, default.w_format)
+    assert opts.rewards() == default
+    changed = GRPOOptions(model="m", data="d", out="o", w_format=2.0).rewards()
+    assert changed.w_format == 2.0 and changed.sigma_m == default.sigma_m
 
 
 @pytest.mark.parametrize("module", ["hatchvl.train.options", "hatchvl.cli.main"])

@@ -61,7 +61,7 @@ def build_grpo_trainer(opts: GRPOOptions):
     target is built here, so unscorable data fails before any training."""
     samples = load_samples(opts.data, opts.split, opts.fraction, opts.seed, opts.limit)
     targets = {s.id: reward_target(s) for s in samples}
-    cfg = RewardConfig(w_action=opts.w_action, w_answer=opts.w_answer, w_format=opts.w_format)
+    cfg = opts.rewards()
     args = grpo_config(opts)
     # TRL's sampler drops a last batch of prompts that is not full: a smaller pool would train 0 steps, silently
     per_batch = args.generation_batch_size // opts.num_generations

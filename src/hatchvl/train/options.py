@@ -19,6 +19,9 @@ from typing import Any
 import yaml
 
 from hatchvl.objectives.prompts import STYLES
+from hatchvl.objectives.rewards import RewardConfig
+
+_REWARDS = RewardConfig()  # the reward weights' defaults
 
 
 @dataclass
@@ -141,11 +144,11 @@ class GRPOOptions(LoraOptions, TrainerOptions):
     beta: float = field(default=0.0, metadata={"help": "KL weight; 0 needs no reference model"})
     scale_rewards: str = field(default="group", metadata={"help": "divide advantages by the reward std of each "
                                                                   "group, of the batch, or none"})
-    w_action: float = field(default=1.0, metadata={"help": "weight of the action reward (total = "
+    w_action: float = field(default=_REWARDS.w_action, metadata={"help": "weight of the action reward (total = "
                                                                           "w_action*action + w_answer*answer + "
                                                                           "w_format*format)"})
-    w_answer: float = field(default=1.0, metadata={"help": "weight of the answer reward"})
-    w_format: float = field(default=0.5, metadata={"help": "weight of the format reward"})
+    w_answer: float = field(default=_REWARDS.w_answer, metadata={"help": "weight of the answer reward"})
+    w_format: float = field(default=_REWARDS.w_format, metadata={"help": "weight of the format reward"})
     activation_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in backward to "
                                                                             "save memory"})
     use_vllm: bool = field(default=False, metadata={"help": "vLLM rollouts (needs the gpu extra)"})
@@ -163,6 +166,10 @@ class GRPOOptions(LoraOptions, TrainerOptions):
         if 0 < self.limit < self.batch_size // self.num_generations:
             raise ValueError(f"limit ({self.limit}) is below the prompts of one step (batch_size / num_generations = "
                              f"{self.batch_size // self.num_generations}): no step could run")
+
+    def rewards(self) -> RewardConfig:
+        """The reward configuration of the run: these weights, the default scales of the action reward."""
+        return RewardConfig(w_action=self.w_action, w_answer=self.w_answer, w_format=self.w_format)
 
 
 def _convert(value: Any, kind: Any, key: str, where: str) -> Any:
