@@ -7,10 +7,12 @@ import typer
 from hatchvl import __version__
 from hatchvl.cli import data, model, pasta, pipeline, train
 from hatchvl.cli import eval as eval_cli
+from hatchvl.cli.errors import ReportingGroup
 
 app = typer.Typer(
     name="hatchvl",
     help="Train multimodal LLMs for multi-image spatial reasoning with HATCH (PaStA + ActoR).",
+    cls=ReportingGroup,
     no_args_is_help=True,
     add_completion=False,
 )

@@ -1,5 +1,6 @@
 """`hatchvl train pasta` and `hatchvl eval probe`: typer command functions, registered on the `train` and
-`eval` apps. Main options are flags; any other PaStA option is a KEY=VALUE argument (YAML values)."""
+`eval` apps. Main options are flags; any other PaStA option is a KEY=VALUE argument (YAML values). Errors are
+reported by those apps (cli.errors)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,6 @@ import typer
 from hatchvl.train.options import PastaOptions, describe_options, options_from_command_line
 
 _MAIN = ("model", "data", "out", "grid", "max_steps", "seed", "skip_bad")
-
-
-def _fail(err: Exception, code: int = 1) -> None:
-    typer.echo(f"Error: {err}", err=True)
-    raise typer.Exit(code)
-
-
-def _pasta_options(fixed: dict, overrides: list[str]) -> PastaOptions:
-    try:
-        return options_from_command_line(PastaOptions, fixed, overrides, _MAIN, where="hatchvl train pasta")
-    except ValueError as err:
-        _fail(err, code=2)
 
 
 def train_pasta(
@@ -39,11 +28,8 @@ def train_pasta(
 
     fixed = {"model": model, "data": str(data), "out": str(out), "grid": grid, "max_steps": max_steps,
              "seed": seed, "skip_bad": skip_bad}
-    opts = _pasta_options(fixed, overrides or [])
-    try:
-        metrics = run_pasta(opts)
-    except ValueError as err:
-        _fail(err)
+    metrics = run_pasta(options_from_command_line(PastaOptions, fixed, overrides or [], _MAIN,
+                                                  where="hatchvl train pasta"))
     if metrics.get("skipped"):
         typer.echo(f"{out}: {metrics['skipped']}; delete its stage.json to train again")
         return
@@ -70,10 +56,7 @@ def eval_probe(
     from hatchvl.data.dataset import atomic_write
     from hatchvl.eval.probe import format_table, probe_checkpoint
 
-    try:
-        result = probe_checkpoint(model, data, split=split, grid=grid, limit=limit, before_merger=before_merger)
-    except (ValueError, FileNotFoundError) as err:
-        _fail(err)
+    result = probe_checkpoint(model, data, split=split, grid=grid, limit=limit, before_merger=before_merger)
     typer.echo(format_table(result))
     if json_out is not None:
         atomic_write(json_out, (json.dumps(result.as_dict(), indent=2) + "\n").encode())

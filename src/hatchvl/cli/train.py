@@ -7,19 +7,17 @@ from pathlib import Path
 
 import typer
 
+from hatchvl.cli.errors import ReportingGroup
 from hatchvl.train.options import GRPOOptions, SFTOptions, describe_options, options_from_command_line
 
-app = typer.Typer(help="Train one stage: sft (QA fine-tuning or ActoR cold start), grpo.", no_args_is_help=True)
+app = typer.Typer(help="Train one stage: sft (QA fine-tuning or ActoR cold start), grpo.", cls=ReportingGroup,
+                  no_args_is_help=True)
 
 _MAIN = ("model", "data", "out", "target", "fraction", "lora", "max_steps", "seed")
 
 
 def _options(cls, fixed: dict, overrides: list[str]):
-    try:
-        return options_from_command_line(cls, fixed, overrides, _MAIN, where="hatchvl train")
-    except ValueError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(2) from None
+    return options_from_command_line(cls, fixed, overrides, _MAIN, where="hatchvl train")
 
 
 def _report(metrics: dict, out: Path) -> None:
