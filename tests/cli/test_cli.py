@@ -76,6 +76,16 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
     assert result.stderr == "Error: set 'seed' with its flag, not as KEY=VALUE\n"
 
 
+@pytest.mark.parametrize(("command", "message"), [
+    ("sft", "set 'target' with its flag, not as KEY=VALUE"),  # sft has --target
+    ("grpo", "unknown key 'target'"),  # grpo has no --target, and no target option
+])
+def test_a_key_is_refused_as_key_value_only_when_its_command_has_a_flag_for_it(command, message, tmp_path):
+    result = runner.invoke(app, ["train", command, "--model", "m", "--data", "d", "--out", str(tmp_path),
+                                 "target=answer"])
+    assert result.exit_code == 2 and message in result.stderr
+
+
 def test_an_internal_error_keeps_its_traceback(tmp_path, monkeypatch):
     def broken(dirs):
         raise RuntimeError("a bug")

@@ -6,6 +6,7 @@ The library is imported inside each command so that `--help` stays fast.
 from __future__ import annotations
 
 import enum
+import json
 from pathlib import Path
 
 import typer
@@ -15,7 +16,7 @@ from hatchvl.eval.items import BENCH_NAMES
 
 app = typer.Typer(
     help="Evaluate on SPAR-Bench (MV, SI), MindCube-Tiny, MMSI-Bench and the synthetic test split, scored with "
-    "each benchmark's official rules (docs/evaluation.md).",
+    "each benchmark's official rules (docs/evaluation.md); probe the vision tower's cross-view retrieval.",
     cls=ReportingGroup,
     no_args_is_help=True,
 )
@@ -106,3 +107,22 @@ def bench(
         typer.echo(f"{bench}: {results['average']:.1f}% over {results['count']} items ({results['missing']} missing); "
                    f"generated {generated} on rank 0 in {seconds:.1f} s{rate} -> {out / 'results.json'}")
 
+
+@app.command("probe")
+def probe(
+    model: str = typer.Option(..., "--model", help="Checkpoint folder to probe."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder in the hatchvl format, with depths and poses."),
+    split: str = typer.Option("test", "--split", help="Held-out split: val or test."),
+    grid: int = typer.Option(4, "--grid", help="PaStA cells per side."),
+    limit: int | None = typer.Option(None, "--limit", help="Probe at most this many view pairs."),
+    before_merger: bool = typer.Option(False, "--before-merger", help="Features before the 2x2 merger."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON to this file."),
+) -> None:
+    """Cross-view cell retrieval probe: top-1 accuracy against chance, "same position" and "colour only"."""
+    from hatchvl.data.dataset import atomic_write
+    from hatchvl.eval.probe import format_table, probe_checkpoint
+
+    result = probe_checkpoint(model, data, split=split, grid=grid, limit=limit, before_merger=before_merger)
+    typer.echo(format_table(result))
+    if json_out is not None:
+        atomic_write(json_out, (json.dumps(result.as_dict(), indent=2) + "\n").encode())
