@@ -1,10 +1,25 @@
-"""Options from YAML values and key=value overrides."""
+"""Options from YAML values and key=value overrides; their shared fields, help texts and imports."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from hatchvl.train.grpo import GRPOOptions
-from hatchvl.train.options import describe_options, options_from_dict, parse_overrides
-from hatchvl.train.sft import SFTOptions
+import hatchvl
+from hatchvl.objectives.rewards import RewardConfig
+from hatchvl.train.options import (
+    GRPOOptions,
+    LoraOptions,
+    PastaOptions,
+    SFTOptions,
+    TrainerOptions,
+    describe_options,
+    options_from_dict,
+    parse_overrides,
+)
 
 
 def test_overrides_are_yaml_values():
@@ -35,12 +50,47 @@ def test_missing_key_and_malformed_pairs():
         parse_overrides(["lora_r"])
 
 
-def test_help_lists_each_option_with_its_default_and_comment():
+def test_help_lists_each_option_with_its_default_and_help():
     lines = describe_options(GRPOOptions, skip=("model", "data", "out")).splitlines()
-    assert lines[0] == "split = 'train': dataset split whose prompts are trained on"
+    names = [line.split(" = ")[0] for line in lines]
+    assert names[0] == "fraction" and names.index("vllm_mode") < names.index("split")  # GRPO's own options first
+    assert "split = 'train': dataset split whose prompts are trained on" in lines
     assert "beta = 0.0: KL weight; 0 needs no reference model" in lines
-    assert "w_answer = 1.0" in lines  # a field without a comment of its own gets none
+    assert "save_total_limit = 2: checkpoints kept" in lines  # inherited from TrainerOptions
+    assert "lora_r = 16: rank of the adapters" in lines  # inherited from LoraOptions
     assert not any(line.startswith(("model ", "out ")) for line in lines)
+
+
+@pytest.mark.parametrize("cls", [TrainerOptions, LoraOptions, PastaOptions, SFTOptions, GRPOOptions])
+def test_every_option_has_help(cls):
+    assert [f.name for f in dataclasses.fields(cls) if not f.metadata.get("help")] == []
+
+
+def test_the_stages_share_their_common_options():
+    shared = {f.name for f in dataclasses.fields(TrainerOptions)}
+    lora = {f.name for f in dataclasses.fields(LoraOptions)}
+    for cls in (PastaOptions, SFTOptions, GRPOOptions):
+        assert issubclass(cls, TrainerOptions) and shared <= {f.name for f in dataclasses.fields(cls)}
+    assert issubclass(SFTOptions, LoraOptions) and issubclass(GRPOOptions, LoraOptions)
+    assert not lora & {f.name for f in dataclasses.fields(PastaOptions)}
+    assert (PastaOptions.batch_size, SFTOptions.batch_size, GRPOOptions.learning_rate) == (8, 4, 1e-6)
+
+
+def test_reward_weights_default_to_the_reward_config():
+    opts, default = GRPOOptions(model="m", data="d", out="o"), RewardConfig()
+    assert (opts.w_action, opts.w_answer, opts.w_format) == (default.w_action, default.w_answer, default.w_format)
+    assert opts.rewards() == default
+    changed = GRPOOptions(model="m", data="d", out="o", w_format=2.0).rewards()
+    assert changed.w_format == 2.0 and changed.sigma_m == default.sigma_m
+
+
+@pytest.mark.parametrize("module", ["hatchvl.train.options", "hatchvl.cli.main"])
+def test_options_and_the_command_line_import_no_torch(module):
+    code = (f"import sys, {module}; "
+            "print(sorted(m for m in ('torch', 'transformers', 'trl', 'datasets') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(Path(hatchvl.__file__).parents[1])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_grpo_options_refuse_an_unknown_reward_scaling():

@@ -30,10 +30,7 @@ import yaml
 from hatchvl.data.synth import SynthConfig
 from hatchvl.models.tiny import TinySize
 from hatchvl.pipeline.steps import STAGES
-from hatchvl.train.grpo import GRPOOptions
-from hatchvl.train.options import options_from_dict
-from hatchvl.train.pasta import PastaOptions
-from hatchvl.train.sft import SFTOptions
+from hatchvl.train.options import GRPOOptions, PastaOptions, SFTOptions, options_from_dict
 
 STAGE_OPTIONS = {"pasta": PastaOptions, "qa_sft": SFTOptions, "actor_sft": SFTOptions, "grpo": GRPOOptions}
 STAGE_TARGETS = {"qa_sft": "answer", "actor_sft": "action_answer"}

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from hatchvl.data.dataset import atomic_write
+from hatchvl.objectives.rewards import RewardConfig
 from hatchvl.pipeline.recipe import Layout, Recipe
 
 
@@ -85,8 +86,9 @@ def heldout_rewards(grpo_dir: Path, before_dir: Path | None) -> dict:
     weighted as the GRPO stage weighted them: heldout_{format,action,answer,total}_{before,after}."""
     record = _read(grpo_dir / "stage.json") or {}
     options = record.get("options", {})
-    weights = {"format": options.get("w_format", 0.5), "action": options.get("w_action", 1.0),
-               "answer": options.get("w_answer", 1.0)}
+    default = RewardConfig()
+    weights = {"format": options.get("w_format", default.w_format), "action": options.get("w_action", default.w_action),
+               "answer": options.get("w_answer", default.w_answer)}
     out: dict = {}
     for when, folder in (("before", before_dir), ("after", grpo_dir)):
         sampled = _read(folder / "sampling.json") if folder else None
