@@ -29,8 +29,8 @@ class Outer:
 def test_nested_values_become_dataclasses_tuples_and_floats():
     got = build(Outer, {"name": "a", "rate": "1e-3", "inner": {"views": [1, 4]}, "items": [{"size": 2}]})
     assert got == Outer("a", 1e-3, Inner(1, (1, 4)), [Inner(2)], {})
-    assert build(Outer, {"name": "a", "rate": 2}).rate == 2.0 and isinstance(build(Outer, {"name": "a", "rate": 2}).rate,
-                                                                               float)
+    rate = build(Outer, {"name": "a", "rate": 2}).rate
+    assert rate == 2.0 and isinstance(rate, float)
 
 
 @pytest.mark.parametrize("values, message", [

@@ -97,10 +97,10 @@ def build(cls: type, values: Any, where: str = ""):
     if unknown:
         close = difflib.get_close_matches(str(unknown[0]), fields, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"{where or 'recipe'}: unknown key {unknown[0]!r}{hint}; known keys: {', '.join(fields)}")
+        raise ConfigError(f"{where or cls.__name__}: unknown key {unknown[0]!r}{hint}; known keys: {', '.join(fields)}")
     missing = [n for n, f in fields.items() if default_of(f) is dataclasses.MISSING and n not in values]
     if missing:
-        raise ConfigError(f"{where or 'recipe'}: missing required key {missing[0]!r}")
+        raise ConfigError(f"{where or cls.__name__}: missing required key {missing[0]!r}")
     kinds = typing.get_type_hints(cls)
     converted = {key: _convert(value, kinds[key], f"{where}.{key}" if where else key) for key, value in values.items()}
     try:
@@ -108,7 +108,7 @@ def build(cls: type, values: Any, where: str = ""):
     except ConfigError:
         raise
     except (TypeError, ValueError) as err:  # a dataclass's own __post_init__ checks
-        raise ConfigError(f"{where or 'recipe'}: {err}") from None
+        raise ConfigError(f"{where or cls.__name__}: {err}") from None
 
 
 def parse_value(text: str, key: str) -> Any:

@@ -1,4 +1,4 @@
-"""Fixture writers for the published layouts the importers read (../shared/BENCHMARKS.md): a ScanNet
+"""Fixture writers for the published layouts the importers read (docs/dataset-format.md, "Imported datasets"): a ScanNet
 export and a SPAR-7M-RGBD tree, with geometry from the synthetic renderer so that the truth is known.
 
 Each frame is rendered twice from the same pose: colour at COLOUR_HW with K_COLOUR (wider field of

@@ -98,7 +98,7 @@ def test_bench_writes_predictions_and_resumes_without_repeating(tiny, mmsi, tmp_
     scored = {r["id"]: r for r in _lines(out / "scored.jsonl")}
     assert scored["0"]["extracted"] == "A" and scored["0"]["score"] == 1.0
     changed = _bench(tiny, mmsi, out, "--prompt-style", "hatch")
-    assert changed.exit_code == 1 and "holds a run with other settings (prompt_style: 'official'" in changed.output
+    assert changed.exit_code == 2 and "holds a run with other settings (prompt_style: 'official'" in changed.output
 
 
 def test_drop_unfinished_line(tmp_path):

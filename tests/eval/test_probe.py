@@ -5,10 +5,9 @@ import json
 import numpy as np
 import pytest
 import torch
-import typer
 from typer.testing import CliRunner
 
-from hatchvl.cli.pasta import eval_probe
+from hatchvl.cli.main import app
 from hatchvl.data.synth import SynthConfig, synthesize
 from hatchvl.eval.probe import (
     build_probe_set,
@@ -105,13 +104,11 @@ def test_probe_runs_a_model_over_a_split(probe_data):
 
 def test_eval_probe_command_prints_a_table_and_writes_json(probe_data, tmp_path):
     data, model = probe_data
-    app = typer.Typer()
-    app.command()(eval_probe)
     out = tmp_path / "probe.json"
-    result = CliRunner().invoke(app, ["--model", str(model), "--data", str(data), "--split", "val",
+    result = CliRunner().invoke(app, ["eval", "probe", "--model", str(model), "--data", str(data), "--split", "val",
                                       "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "probe top-1" in result.output and "same position" in result.output
     assert json.loads(out.read_text())["grid"] == 4
-    bad = CliRunner().invoke(app, ["--model", str(tmp_path), "--data", str(data)])
-    assert bad.exit_code != 0 and "not a model checkpoint" in bad.output
+    bad = CliRunner().invoke(app, ["eval", "probe", "--model", str(tmp_path), "--data", str(data)])
+    assert bad.exit_code == 2 and "Error:" in bad.output and "not a model checkpoint" in bad.output

@@ -74,7 +74,7 @@ def test_a_line_that_is_not_json_names_its_line(tmp_path):
     data = write_spar(tmp_path / "spar.parquet", spar_rows())
     args = ["rescore", "--bench", "spar-mv", "--data", str(data), "--predictions", str(predictions)]
     failed = runner.invoke(app, args + ["--out", str(tmp_path / "a")])
-    assert failed.exit_code == 1 and "error: p.jsonl line 3: not valid JSON" in failed.output
+    assert failed.exit_code == 2 and "Error: p.jsonl line 3: not valid JSON" in failed.output
     assert not (tmp_path / "a").exists()
     skipped = runner.invoke(app, args + ["--out", str(tmp_path / "b"), "--skip-bad-lines"])
     assert skipped.exit_code == 0 and "skipped line 3: not valid JSON" in skipped.output
@@ -103,7 +103,7 @@ def test_unknown_benchmark_and_missing_files(tmp_path):
     data = write_spar(tmp_path / "spar.parquet", spar_rows())
     result = runner.invoke(app, ["rescore", "--bench", "spar-mv", "--data", str(data),
                                  "--predictions", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 1 and "predictions file" in result.output and "not found" in result.output
+    assert result.exit_code == 2 and "predictions file" in result.output and "not found" in result.output
 
 
 def _mindcube_and_mmsi(tmp_path):
@@ -141,6 +141,6 @@ def test_compare_puts_result_folders_in_one_table(tmp_path):
     assert lines[3].startswith("| m2 | 50.0 |") and lines[3].endswith("| – | – |")
     assert "- m2, SPAR-Bench-MV: 5 of 6 items without a prediction (scored as wrong)" in result.output
     clash = runner.invoke(app, ["compare", str(spar_m1), str(spar_m1)])
-    assert clash.exit_code == 1 and "both hold spar-mv results labelled 'm1'" in clash.output
+    assert clash.exit_code == 2 and "both hold spar-mv results labelled 'm1'" in clash.output
     missing = runner.invoke(app, ["compare", str(tmp_path)])
-    assert missing.exit_code == 1 and "no results.json" in missing.output
+    assert missing.exit_code == 2 and "no results.json" in missing.output

@@ -129,7 +129,7 @@ def test_different_image_sizes():
 
 
 def _reference_overlap(depth_x, K_x, c2w_x, depth_y, K_y, c2w_y, grid, tol_abs=0.02, tol_rel=0.05):
-    """DESIGN.md's definition, one pixel at a time, in float64."""
+    """The definition of docs/pasta.md ("The objective", 2-3), one pixel at a time, in float64."""
     hx, wx = depth_x.shape
     hy, wy = depth_y.shape
     T = relative_pose(c2w_x, c2w_y)

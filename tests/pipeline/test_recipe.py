@@ -70,7 +70,7 @@ def test_a_good_recipe_loads_and_run_dir_can_be_overridden(tmp_path):
     ({"eval.benchmarks": [{"bench": "synthetic", "limit": "ten"}]}, r"eval\.benchmarks\[0\]\.limit expects int"),
     ({"data.synth.views": [2]}, r"data\.synth\.views expects 2 values"),
     ({"model.init_tiny.size": {"text_dim": 30}}, "model.init_tiny.size: text_dim / text_heads must be a multiple of 4"),
-    ({"evals": {}}, r"recipe: unknown key 'evals'"),
+    ({"evals": {}}, r"Recipe: unknown key 'evals'"),
 ])
 def test_bad_recipes_fail_naming_the_key(tmp_path, changes, message):
     with pytest.raises(ValueError, match=message):

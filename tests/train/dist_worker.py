@@ -7,8 +7,9 @@ import sys
 
 import torch
 
-from hatchvl.train.grpo import GRPOOptions, build_grpo_trainer
-from hatchvl.train.sft import SFTOptions, build_sft_trainer
+from hatchvl.train.grpo import build_grpo_trainer
+from hatchvl.train.options import GRPOOptions, SFTOptions
+from hatchvl.train.sft import build_sft_trainer
 
 
 def main(stage: str, model: str, data: str, out: str) -> None:

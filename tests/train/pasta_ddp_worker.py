@@ -9,7 +9,8 @@ import sys
 import torch
 from transformers import TrainerCallback
 
-from hatchvl.train.pasta import PastaOptions, run_pasta
+from hatchvl.train.options import PastaOptions
+from hatchvl.train.pasta import run_pasta
 
 
 class SaveParameters(TrainerCallback):

@@ -10,7 +10,8 @@ import pytest
 from hatchvl.objectives.prompts import target_text
 from hatchvl.objectives.rewards import RewardConfig, reward_target
 from hatchvl.train.data import load_samples
-from hatchvl.train.grpo import GRPOOptions, build_grpo_trainer, reward_functions, run_grpo
+from hatchvl.train.grpo import build_grpo_trainer, reward_functions, run_grpo
+from hatchvl.train.options import GRPOOptions
 
 
 def test_reward_functions_score_each_part_separately(tiny_data):

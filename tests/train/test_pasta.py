@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import typer
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 from typer.testing import CliRunner
 
-from hatchvl.cli.pasta import train_pasta
+from hatchvl.cli.main import app
+from hatchvl.config import build
 from hatchvl.data.dataset import encode_sample, read_manifest
 from hatchvl.data.supervision import BadSampleError, check_bad, load_supervision
 from hatchvl.data.synth import SynthConfig, synthesize
@@ -24,8 +24,8 @@ from hatchvl.models.loading import SUPPORTED_FAMILIES, load_model_and_processor
 from hatchvl.models.tiny import TinySize, byte_tokenizer, init_tiny, tiny_model, tiny_processor
 from hatchvl.objectives.pasta import cell_features, pasta_loss
 from hatchvl.train.common import load_checkpoint_weights
-from hatchvl.train.options import options_from_dict
-from hatchvl.train.pasta import PastaOptions, run_pasta
+from hatchvl.train.options import PastaOptions
+from hatchvl.train.pasta import run_pasta
 from hatchvl.train.pasta_data import (
     PastaCollator,
     train_vision_only,
@@ -272,9 +272,9 @@ def test_a_folder_that_is_not_a_model_is_a_clear_error(data, tmp_path):
 
 def test_options_from_a_recipe_name_the_bad_key():
     base = {"model": "m", "data": "d", "out": "o"}
-    assert options_from_dict(PastaOptions, {**base, "tau_pred": 0.05}).tau_pred == 0.05
+    assert build(PastaOptions, {**base, "tau_pred": 0.05}).tau_pred == 0.05
     with pytest.raises(ValueError, match="tau_prd"):
-        options_from_dict(PastaOptions, {**base, "tau_prd": 0.05})
+        build(PastaOptions, {**base, "tau_prd": 0.05})
     with pytest.raises(ValueError, match="tau_target"):
         PastaOptions(**base, tau_target=0)
 
@@ -283,14 +283,12 @@ def test_options_from_a_recipe_name_the_bad_key():
 
 
 def test_train_pasta_command(data, tiny, tmp_path):
-    app = typer.Typer()
-    app.command()(train_pasta)
     out = tmp_path / "cli"
-    result = CliRunner().invoke(app, ["--model", str(tiny), "--data", str(data), "--out", str(out),
+    result = CliRunner().invoke(app, ["train", "pasta", "--model", str(tiny), "--data", str(data), "--out", str(out),
                                       "--max-steps", "1", "batch_size=2", "learning_rate=0.001"])
     assert result.exit_code == 0, result.output
     assert "trained on" in result.output and (out / "model" / "model.safetensors").is_file()
     assert json.loads((out / "stage.json").read_text())["options"]["batch_size"] == 2
-    wrong = CliRunner().invoke(app, ["--model", str(tiny), "--data", str(data), "--out", str(tmp_path / "x"),
-                                     "grid=2"])
+    wrong = CliRunner().invoke(app, ["train", "pasta", "--model", str(tiny), "--data", str(data), "--out",
+                                     str(tmp_path / "x"), "grid=2"])
     assert wrong.exit_code == 2 and "--grid" not in wrong.output and "flag" in wrong.output

@@ -11,7 +11,8 @@ from hatchvl.models.loading import load_model_and_processor
 from hatchvl.objectives.prompts import target_text
 from hatchvl.train.common import last_checkpoint
 from hatchvl.train.data import load_samples
-from hatchvl.train.sft import SFTOptions, build_sft_trainer, run_sft
+from hatchvl.train.options import SFTOptions
+from hatchvl.train.sft import build_sft_trainer, run_sft
 
 
 def options(tiny_model, tiny_data, out, **kw):

@@ -6,14 +6,11 @@ from pathlib import Path
 
 import typer
 
+from hatchvl.cli.errors import ReportingGroup
 from hatchvl.data.synth import SynthConfig, synthesize
 
-app = typer.Typer(help="Build and inspect datasets in the hatchvl dataset format.", no_args_is_help=True)
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(2)
+app = typer.Typer(help="Build and inspect datasets in the hatchvl dataset format.", cls=ReportingGroup,
+                  no_args_is_help=True)
 
 
 def _range(text: str, kind: type, option: str) -> tuple:
@@ -24,7 +21,7 @@ def _range(text: str, kind: type, option: str) -> tuple:
     except ValueError:
         values = ()
     if len(values) not in (1, 2):
-        _fail(f"{option} must be 'lo-hi' or one {kind.__name__}, got {text!r}")
+        raise ValueError(f"{option} must be 'lo-hi' or one {kind.__name__}, got {text!r}")
     return values if len(values) == 2 else values * 2
 
 
@@ -34,7 +31,7 @@ def _fractions(text: str) -> tuple[float, float, float]:
     except ValueError:
         values = ()
     if len(values) != 3:
-        _fail(f"--split must be three fractions train,val,test such as 0.8,0.1,0.1, got {text!r}")
+        raise ValueError(f"--split must be three fractions train,val,test such as 0.8,0.1,0.1, got {text!r}")
     return values
 
 
@@ -55,16 +52,13 @@ def synth(
 ) -> None:
     """Build the synthetic multi-view dataset (resumable: finished rooms are kept)."""
     if workers < 1:
-        _fail(f"--workers must be >= 1, got {workers}")
-    try:
-        config = SynthConfig(
-            scenes=scenes, seed=seed, views=_range(views, int, "--views"), size=size,
-            samples_per_scene=samples_per_scene, overlap=_range(overlap, float, "--overlap"), grid=grid,
-            split=_fractions(split), pool=pool, fov_deg=fov,
-        )
-        counts = synthesize(out, config, workers=workers, progress=True)
-    except ValueError as err:
-        _fail(str(err))
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    config = SynthConfig(
+        scenes=scenes, seed=seed, views=_range(views, int, "--views"), size=size,
+        samples_per_scene=samples_per_scene, overlap=_range(overlap, float, "--overlap"), grid=grid,
+        split=_fractions(split), pool=pool, fov_deg=fov,
+    )
+    counts = synthesize(out, config, workers=workers, progress=True)
     typer.echo(f"wrote {sum(counts.values())} samples to {out} ("
                + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
 
@@ -78,12 +72,9 @@ def show(
     grid: int = typer.Option(4, "--grid", help="PaStA grid n of the overlap colours."),
 ) -> None:
     """Draw one sample: views with PaStA overlap colours, top-down map, question and answer."""
-    try:
-        from hatchvl.data.show import show_sample  # matplotlib: only when drawing
+    from hatchvl.data.show import show_sample  # matplotlib: only when drawing
 
-        show_sample(dataset, index, out, split=split, grid=grid)
-    except (ValueError, FileNotFoundError) as err:
-        _fail(str(err))
+    show_sample(dataset, index, out, split=split, grid=grid)
     typer.echo(f"wrote {out}")
 
 
@@ -93,7 +84,7 @@ def _up(text: str) -> tuple[float, float, float]:
     except ValueError:
         values = ()
     if len(values) != 3:
-        _fail(f"--up must be three numbers x,y,z such as 0,0,1, got {text!r}")
+        raise ValueError(f"--up must be three numbers x,y,z such as 0,0,1, got {text!r}")
     return values
 
 
@@ -115,15 +106,12 @@ def import_spar_command(
     from hatchvl.data.importing import format_report
     from hatchvl.data.spar import import_spar
 
-    try:
-        report = import_spar(
-            root, out, sources=tuple(s for s in sources.split(",") if s),
-            tasks=tasks if tasks == "multiview" else tuple(t for t in tasks.split(",") if t), sample=sample,
-            seed=seed, workers=workers, splits=tuple(s for s in splits.split(",") if s), test_fraction=test_fraction,
-            up=_up(up), grid=grid,
-        )
-    except ValueError as err:
-        _fail(str(err))
+    report = import_spar(
+        root, out, sources=tuple(s for s in sources.split(",") if s),
+        tasks=tasks if tasks == "multiview" else tuple(t for t in tasks.split(",") if t), sample=sample,
+        seed=seed, workers=workers, splits=tuple(s for s in splits.split(",") if s), test_fraction=test_fraction,
+        up=_up(up), grid=grid,
+    )
     typer.echo(format_report(report))
     typer.echo(f"wrote {out}")
 
@@ -147,13 +135,10 @@ def import_scannet_command(
     from hatchvl.data.importing import format_report
     from hatchvl.data.scannet import import_scannet
 
-    try:
-        report = import_scannet(
-            root, out, pairs_per_scene=pairs_per_scene, overlap=_range(overlap, float, "--overlap"),
-            views=_range(views, int, "--views"), seed=seed, workers=workers, pool=pool, split=_fractions(split),
-            questions=questions, grid=grid,
-        )
-    except ValueError as err:
-        _fail(str(err))
+    report = import_scannet(
+        root, out, pairs_per_scene=pairs_per_scene, overlap=_range(overlap, float, "--overlap"),
+        views=_range(views, int, "--views"), seed=seed, workers=workers, pool=pool, split=_fractions(split),
+        questions=questions, grid=grid,
+    )
     typer.echo(format_report(report))
     typer.echo(f"wrote {out}")

@@ -6,15 +6,18 @@ The library is imported inside each command so that `--help` stays fast.
 from __future__ import annotations
 
 import enum
+import json
 from pathlib import Path
 
 import typer
 
+from hatchvl.cli.errors import ReportingGroup
 from hatchvl.eval.items import BENCH_NAMES
 
 app = typer.Typer(
     help="Evaluate on SPAR-Bench (MV, SI), MindCube-Tiny, MMSI-Bench and the synthetic test split, scored with "
-    "each benchmark's official rules (docs/evaluation.md).",
+    "each benchmark's official rules (docs/evaluation.md); probe the vision tower's cross-view retrieval.",
+    cls=ReportingGroup,
     no_args_is_help=True,
 )
 BENCH_HELP = f"Benchmark: {', '.join(BENCH_NAMES)}."
@@ -23,11 +26,6 @@ BENCH_HELP = f"Benchmark: {', '.join(BENCH_NAMES)}."
 class ViewChgRule(enum.StrEnum):
     authors = "authors"
     vlmevalkit = "vlmevalkit"
-
-
-def _fail(err: Exception) -> None:
-    typer.echo(f"error: {err}", err=True)
-    raise typer.Exit(1)
 
 
 def _check_bench(bench: str) -> None:
@@ -52,10 +50,7 @@ def rescore(
     from hatchvl.eval.rescore import rescore as run
 
     _check_bench(bench)
-    try:
-        results = run(bench, data, predictions, out, viewchg_rule.value, skip_bad_lines, label)
-    except (ValueError, FileNotFoundError) as err:
-        _fail(err)
+    results = run(bench, data, predictions, out, viewchg_rule.value, skip_bad_lines, label)
     typer.echo(f"{bench}: {results['average']:.1f}% over {results['count']} items "
                f"({results['missing']} missing) -> {out / 'results.json'}")
     for note in results["skipped_lines"]:
@@ -69,10 +64,7 @@ def compare(dirs: list[Path] = typer.Argument(..., help="Result folders (each wi
     """Print one Markdown table of several result folders."""
     from hatchvl.eval.results import compare as table
 
-    try:
-        typer.echo(table(dirs), nl=False)
-    except (ValueError, FileNotFoundError) as err:
-        _fail(err)
+    typer.echo(table(dirs), nl=False)
 
 
 class PromptStyle(enum.StrEnum):
@@ -104,16 +96,33 @@ def bench(
     from hatchvl.eval.generate import BenchOptions, run_bench
 
     _check_bench(bench)
-    try:
-        results = run_bench(BenchOptions(
-            model=model, bench=bench, data=str(data), out=str(out), limit=limit, prompt_style=prompt_style.value,
-            batch_size=batch_size, max_new_tokens=max_new_tokens, viewchg_rule=viewchg_rule.value, label=label,
-            dtype=dtype, blind=blind, seed=seed,
-        ))
-    except (ValueError, FileNotFoundError) as err:
-        _fail(err)
+    results = run_bench(BenchOptions(
+        model=model, bench=bench, data=str(data), out=str(out), limit=limit, prompt_style=prompt_style.value,
+        batch_size=batch_size, max_new_tokens=max_new_tokens, viewchg_rule=viewchg_rule.value, label=label,
+        dtype=dtype, blind=blind, seed=seed,
+    ))
     if results is not None:
         seconds, generated = results["generation_seconds_rank0"], results["generated_rank0"]
         rate = f", {generated / seconds:.2f} items/s" if seconds else ""
         typer.echo(f"{bench}: {results['average']:.1f}% over {results['count']} items ({results['missing']} missing); "
                    f"generated {generated} on rank 0 in {seconds:.1f} s{rate} -> {out / 'results.json'}")
+
+
+@app.command("probe")
+def probe(
+    model: str = typer.Option(..., "--model", help="Checkpoint folder to probe."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder in the hatchvl format, with depths and poses."),
+    split: str = typer.Option("test", "--split", help="Held-out split: val or test."),
+    grid: int = typer.Option(4, "--grid", help="PaStA cells per side."),
+    limit: int | None = typer.Option(None, "--limit", help="Probe at most this many view pairs."),
+    before_merger: bool = typer.Option(False, "--before-merger", help="Features before the 2x2 merger."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON to this file."),
+) -> None:
+    """Cross-view cell retrieval probe: top-1 accuracy against chance, "same position" and "colour only"."""
+    from hatchvl.data.dataset import atomic_write
+    from hatchvl.eval.probe import format_table, probe_checkpoint
+
+    result = probe_checkpoint(model, data, split=split, grid=grid, limit=limit, before_merger=before_merger)
+    typer.echo(format_table(result))
+    if json_out is not None:
+        atomic_write(json_out, (json.dumps(result.as_dict(), indent=2) + "\n").encode())

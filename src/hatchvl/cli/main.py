@@ -5,19 +5,19 @@ from __future__ import annotations
 import typer
 
 from hatchvl import __version__
-from hatchvl.cli import data, model, pasta, pipeline, train
+from hatchvl.cli import data, model, pipeline, train
 from hatchvl.cli import eval as eval_cli
+from hatchvl.cli.errors import ReportingGroup
 
 app = typer.Typer(
     name="hatchvl",
     help="Train multimodal LLMs for multi-image spatial reasoning with HATCH (PaStA + ActoR).",
+    cls=ReportingGroup,
     no_args_is_help=True,
     add_completion=False,
 )
 app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
-train.app.command("pasta")(pasta.train_pasta)
-eval_cli.app.command("probe")(pasta.eval_probe)
 app.add_typer(train.app, name="train")
 app.add_typer(eval_cli.app, name="eval")
 app.command("pipeline")(pipeline.pipeline)

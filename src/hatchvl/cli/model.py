@@ -10,7 +10,9 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Build and inspect model checkpoints.", no_args_is_help=True)
+from hatchvl.cli.errors import ReportingGroup
+
+app = typer.Typer(help="Build and inspect model checkpoints.", cls=ReportingGroup, no_args_is_help=True)
 
 
 class TokenizerKind(enum.StrEnum):
@@ -32,10 +34,7 @@ def init_tiny(
     from hatchvl.models.tiny import init_tiny as build
 
     texts = corpus.read_text(encoding="utf-8").splitlines(keepends=True) if corpus is not None else None
-    try:
-        path = build(family, out, seed=seed, tokenizer=tokenizer.value, corpus=texts)
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from err
+    path = build(family, out, seed=seed, tokenizer=tokenizer.value, corpus=texts)
     typer.echo(f"wrote {path}")
 
 
@@ -45,10 +44,7 @@ def info(path: str = typer.Argument(..., help="Checkpoint directory or hub id.")
     from hatchvl.models.backbone import parameter_counts
     from hatchvl.models.loading import image_settings, load_model_and_processor
 
-    try:
-        model, processor = load_model_and_processor(path)
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="PATH") from err
+    model, processor = load_model_and_processor(path)
     typer.echo(f"family: {model.config.model_type}")
     typer.echo(f"dtype: {model.dtype}")
     for name, count in parameter_counts(model).items():

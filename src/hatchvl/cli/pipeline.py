@@ -1,4 +1,5 @@
-"""`hatchvl pipeline RECIPE` and `hatchvl ablate RECIPE`: the main job and the paper's ablation."""
+"""`hatchvl pipeline RECIPE` and `hatchvl ablate RECIPE`: the main job and the paper's ablation (commands of
+the main app, registered in cli.main; errors are reported by its cli.errors.ReportingGroup)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,7 @@ def _recipe(path: Path, run_dir: Path | None, overrides: list[str] | None):
     from hatchvl.config import parse_overrides
     from hatchvl.pipeline.recipe import load_recipe
 
-    try:
-        return load_recipe(path, str(run_dir) if run_dir else None, parse_overrides(overrides or []))
-    except (ValueError, FileNotFoundError) as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(2) from None
+    return load_recipe(path, str(run_dir) if run_dir else None, parse_overrides(overrides or []))
 
 
 def pipeline(
@@ -35,12 +32,7 @@ def pipeline(
     unfinished one."""
     from hatchvl.pipeline.run import run_pipeline
 
-    loaded = _recipe(recipe, run_dir, overrides)
-    try:
-        run_pipeline(loaded, [s.strip() for s in stages.split(",")] if stages else None, start)
-    except ValueError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(2) from None
+    run_pipeline(_recipe(recipe, run_dir, overrides), [s.strip() for s in stages.split(",")] if stages else None, start)
 
 
 def ablate(
@@ -52,9 +44,4 @@ def ablate(
     stages run once. Ends with RUN/ablation.md."""
     from hatchvl.pipeline.ablate import run_ablation
 
-    loaded = _recipe(recipe, run_dir, overrides)
-    try:
-        run_ablation(loaded)
-    except ValueError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(2) from None
+    run_ablation(_recipe(recipe, run_dir, overrides))

@@ -1,5 +1,8 @@
 """`hatchvl train ...`: run one training stage. Main options are flags; any other option of the stage
-is set with KEY=VALUE arguments (values in YAML: 8, 1e-5, true, {a: 1})."""
+is set with KEY=VALUE arguments (values in YAML: 8, 1e-5, true, {a: 1}).
+
+Only `train.options` is imported here (no torch): the stage module is imported when its command runs.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +10,65 @@ from pathlib import Path
 
 import typer
 
-from hatchvl.train.grpo import GRPOOptions
-from hatchvl.train.options import describe_options, options_from_command_line
-from hatchvl.train.sft import SFTOptions
+from hatchvl.cli.errors import ReportingGroup
+from hatchvl.train.options import GRPOOptions, PastaOptions, SFTOptions, describe_options, options_from_command_line
 
-app = typer.Typer(help="Train one stage: sft (QA fine-tuning or ActoR cold start), grpo.", no_args_is_help=True)
+app = typer.Typer(help="Train one stage: pasta (vision tower), sft (QA fine-tuning or ActoR cold start), grpo.",
+                  cls=ReportingGroup, no_args_is_help=True)
 
-_MAIN = ("model", "data", "out", "target", "fraction", "lora", "max_steps", "seed")
+# the options each command sets with a flag (refused as KEY=VALUE, left out of the KEY=VALUE help)
+PASTA_FLAGS = ("model", "data", "out", "grid", "max_steps", "seed", "skip_bad")
+SFT_FLAGS = ("model", "data", "out", "target", "fraction", "lora", "max_steps", "seed")
+GRPO_FLAGS = ("model", "data", "out", "fraction", "lora", "max_steps", "seed")
 
 
-def _options(cls, fixed: dict, overrides: list[str]):
-    try:
-        return options_from_command_line(cls, fixed, overrides, _MAIN, where="hatchvl train")
-    except ValueError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(2) from None
+def _help(summary: str, cls: type, flags: tuple[str, ...]) -> str:
+    """A command's help: its summary, then one paragraph per KEY=VALUE option."""
+    return summary + "\n\nOther options (KEY=VALUE):\n\n" + describe_options(cls, flags).replace("\n", "\n\n")
+
+
+def _skipped(metrics: dict, out: Path) -> bool:
+    if metrics.get("skipped"):
+        typer.echo(f"{out}: {metrics['skipped']}; delete its stage.json to train again")
+    return bool(metrics.get("skipped"))
 
 
 def _report(metrics: dict, out: Path) -> None:
-    if metrics.get("skipped"):
-        typer.echo(f"{out}: {metrics['skipped']}; delete its stage.json to train again")
+    if _skipped(metrics, out):
         return
     loss = metrics.get("train_loss")
     typer.echo(f"trained on {metrics['samples']} samples; final model in {out / 'model'}"
                + (f"; mean loss {loss:.4f}" if isinstance(loss, float) else ""))
 
 
-@app.command(help="Supervised fine-tuning on TRL's SFTTrainer; the loss is on the completion only.\n\n"
-                  "Other options (KEY=VALUE):\n\n" + describe_options(SFTOptions, _MAIN).replace("\n", "\n\n"))
+@app.command("pasta", help=_help("PaStA: align the vision tower's cell features with the views' geometric overlap "
+                                 "(vision tower and merger train, the language model is frozen).",
+                                 PastaOptions, PASTA_FLAGS))
+def pasta(
+    model: str = typer.Option(..., "--model", help="Checkpoint folder (or hub id) to start from."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder in the hatchvl format, with depths and poses."),
+    out: Path = typer.Option(..., "--out", help="Stage folder: checkpoints, TensorBoard runs, S cache, model/."),
+    grid: int = typer.Option(4, "--grid", help="PaStA cells per side."),
+    max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many steps (-1: run the epochs)."),
+    seed: int = typer.Option(0, "--seed"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip (and count) samples without depth or poses."),
+    overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Other PaStA options."),
+) -> None:
+    fixed = {"model": model, "data": str(data), "out": str(out), "grid": grid, "max_steps": max_steps,
+             "seed": seed, "skip_bad": skip_bad}
+    opts = options_from_command_line(PastaOptions, fixed, overrides or [], PASTA_FLAGS, where="hatchvl train pasta")
+    from hatchvl.train.pasta import run_pasta
+
+    metrics = run_pasta(opts)
+    if _skipped(metrics, out):
+        return
+    skipped = f", {metrics['skipped_samples']} bad samples skipped" if metrics["skipped_samples"] else ""
+    typer.echo(f"trained on {metrics['samples']} samples ({metrics['pairs']} view pairs{skipped}); "
+               f"mean loss {metrics['train_loss']:.4f}; final model in {out / 'model'}")
+
+
+@app.command("sft", help=_help("Supervised fine-tuning on TRL's SFTTrainer; the loss is on the completion only.",
+                               SFTOptions, SFT_FLAGS))
 def sft(
     model: str = typer.Option(..., "--model", help="Checkpoint folder (or hub id) to start from."),
     data: Path = typer.Option(..., "--data", help="Dataset folder in the hatchvl format."),
@@ -46,15 +80,16 @@ def sft(
     seed: int = typer.Option(0, "--seed"),
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Other SFT options."),
 ) -> None:
-    from hatchvl.train.sft import run_sft
-
     fixed = {"model": model, "data": str(data), "out": str(out), "target": target, "fraction": fraction,
              "lora": lora, "max_steps": max_steps, "seed": seed}
-    _report(run_sft(_options(SFTOptions, fixed, overrides or [])), out)
+    opts = options_from_command_line(SFTOptions, fixed, overrides or [], SFT_FLAGS, where="hatchvl train")
+    from hatchvl.train.sft import run_sft
+
+    _report(run_sft(opts), out)
 
 
-@app.command(help="GRPO on TRL's GRPOTrainer with the format, action and answer rewards.\n\n"
-                  "Other options (KEY=VALUE):\n\n" + describe_options(GRPOOptions, _MAIN).replace("\n", "\n\n"))
+@app.command("grpo", help=_help("GRPO on TRL's GRPOTrainer with the format, action and answer rewards.",
+                                GRPOOptions, GRPO_FLAGS))
 def grpo(
     model: str = typer.Option(..., "--model", help="Checkpoint folder to start from (the cold-start model)."),
     data: Path = typer.Option(..., "--data", help="Dataset folder in the hatchvl format."),
@@ -65,8 +100,9 @@ def grpo(
     seed: int = typer.Option(0, "--seed"),
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Other GRPO options."),
 ) -> None:
-    from hatchvl.train.grpo import run_grpo
-
     fixed = {"model": model, "data": str(data), "out": str(out), "fraction": fraction, "lora": lora,
              "max_steps": max_steps, "seed": seed}
-    _report(run_grpo(_options(GRPOOptions, fixed, overrides or [])), out)
+    opts = options_from_command_line(GRPOOptions, fixed, overrides or [], GRPO_FLAGS, where="hatchvl train")
+    from hatchvl.train.grpo import run_grpo
+
+    _report(run_grpo(opts), out)

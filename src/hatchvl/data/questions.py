@@ -1,6 +1,6 @@
 """Questions about a set of rendered views of a synthetic room, each answer computed exactly from the scene.
 
-Six categories, modelled on the benchmarks (BENCHMARKS.md):
+Six categories, modelled on the benchmarks (docs/evaluation.md):
 
 - camera_motion (choice): how the camera moved and turned between two images (MMSI camera-camera,
   SPAR camera_motion_infer);

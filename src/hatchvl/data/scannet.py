@@ -1,7 +1,7 @@
 """ScanNet exports -> the hatchvl dataset format: view pairs (or triples) sampled by overlap, supervised
 by PaStA overlaps and ActoR actions (docs/dataset-format.md, "Imported datasets").
 
-Layout read (../shared/BENCHMARKS.md, "ScanNet export"): `<scene>/{color/<i>.jpg, depth/<i>.png (uint16
+Layout read (docs/dataset-format.md, "ScanNet exports"): `<scene>/{color/<i>.jpg, depth/<i>.png (uint16
 mm), pose/<i>.txt (4x4 camera-to-world), intrinsic/intrinsic_color.txt, intrinsic_depth.txt}` and an
 optional `<scene>.txt` (in the scene folder or next to it) whose `axisAlignment = ...` line (16 numbers,
 row-major) maps the scan so that z points up; poses are multiplied by it.

@@ -1,6 +1,6 @@
 """SPAR-7M-RGBD -> the hatchvl dataset format (docs/dataset-format.md, "Imported datasets").
 
-Layout read (../shared/BENCHMARKS.md, "Training data"):
+Layout read (docs/dataset-format.md, "SPAR-7M-RGBD"):
 `spar/<source>/qa_jsonl/{train,val}/<task>/<format>/*.jsonl` and
 `spar/<source>/images/<scene>/{image_color, image_depth, pose, intrinsic}`. A record's `image` paths
 are relative to `images/`; its depth, pose and intrinsics are found by the frame's stem.
@@ -47,7 +47,7 @@ GENERATOR = "hatchvl data import-spar"
 SOURCES = ("scannet", "scannetpp", "structured3d", "rxr")
 DEFAULT_SOURCES = ("scannet", "scannetpp", "structured3d")
 MULTIVIEW_EXTRA = ("position_matching", "view_change_infer", "camera_motion_infer")
-# metres per pose-translation unit; Structured3D is reported in millimetres (BENCHMARKS.md)
+# metres per pose-translation unit; Structured3D is reported in millimetres (docs/dataset-format.md, "SPAR-7M-RGBD")
 POSE_UNIT_M = {"structured3d": 1e-3}
 BLOCK = 1024  # lines between recorded file offsets
 @dataclass(frozen=True)

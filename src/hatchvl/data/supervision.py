@@ -1,7 +1,7 @@
 """PaStA supervision of a dataset split: the overlap matrices S of every view pair of every sample.
 
 A sample with V views has the pairs (i, j), i < j, in the order of `all_pairs`; its S is
-(P, n², n²) float32 with S[k] = S(view i, view j) of DESIGN.md (PaStA 1-4), computed from the depth maps,
+(P, n², n²) float32 with S[k] = S(view i, view j) of docs/pasta.md ("The objective", 1-4), computed from the depth maps,
 K and c2w with `symmetric_overlaps`. Samples of one scene share views, so identical pairs are computed
 once. The result is cached in `<cache_dir>/pasta-supervision-<split>-<key>.npz`, written atomically; the
 key hashes the split's manifest, the grid and the tolerances (depth files are taken to be immutable).

@@ -1,6 +1,6 @@
 """The evaluation record (`EvalItem`), a read benchmark (`Benchmark`) and the benchmark registry.
 
-Benchmark facts come from ../shared/BENCHMARKS.md: SPAR-Bench-MV and -SI are defined here, once, from
+Benchmark facts come from docs/evaluation.md: SPAR-Bench-MV and -SI are defined here, once, from
 the 20 SPAR task names; SPAR levels, MindCube settings and MMSI-Bench's paper groups likewise.
 """
 

@@ -1,4 +1,4 @@
-"""The PaStA probe (DESIGN.md, PaStA 8): cross-view cell retrieval on held-out view pairs.
+"""The PaStA probe (docs/pasta.md, "The probe"): cross-view cell retrieval on held-out view pairs.
 
 For a pair (X, Y) with overlap S and cell features e, every cell i of X with max_j S[i, j] > 0 is a
 query; retrieval is correct when argmax_j cos(e^X_i, e^Y_j) = argmax_j S[i, j]. The same with Sᵀ from Y

@@ -1,7 +1,7 @@
 """Result files of a scored run and the comparison of several runs.
 
 A result folder holds `results.json` (the numbers), `results.md` (the model beside the HATCH paper's
-reference rows, BENCHMARKS.md) and `scored.jsonl` (per item: raw output, extracted answer, score), each
+reference rows, docs/method.md) and `scored.jsonl` (per item: raw output, extracted answer, score), each
 written atomically (temp file + os.replace). `compare(dirs)` puts several folders in one Markdown table.
 """
 

@@ -1,4 +1,4 @@
-"""Camera motion between two views as ActoR sees it (DESIGN.md, ActoR): the relative motion, its
+"""Camera motion between two views as ActoR sees it (docs/actor.md): the relative motion, its
 decomposition into atomic actions, and the composition of actions back into a motion.
 
 Frames: the motion from view i to view j is expressed in view i's *heading frame*: forward is the
@@ -135,7 +135,7 @@ def actions_from_poses(
     eps_m: float = 0.05,
     eps_deg: float = 1.0,
 ) -> list[Action]:
-    """Deterministic action sequence taking camera i to camera j (DESIGN.md, ActoR decomposition).
+    """Deterministic action sequence taking camera i to camera j (docs/actor.md, "Decomposition").
 
     If the horizontal displacement dh is at least eps_m: turn towards dh, move forward |dh|, turn to
     h_j; otherwise turn from h_i to h_j. Then move up/down |dv| if >= eps_m, then turn up/down by the

@@ -1,4 +1,4 @@
-"""PaStA supervision: the patch-level overlap matrices between two views (DESIGN.md, PaStA 1-4).
+"""PaStA supervision: the patch-level overlap matrices between two views (docs/pasta.md, "The objective", 1-4).
 
 For an ordered pair (X, Y) and grid n, every pixel of X with a valid depth is back-projected, moved into
 Y's camera and projected with K_Y. It *lands* when z_Y > 0, it falls inside Y (pixel

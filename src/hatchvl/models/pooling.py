@@ -4,7 +4,7 @@ The grid covers the image in normalised coordinates: token (r, c) of an R×C gri
 [c/C, (c+1)/C] × [r/R, (r+1)/R], cell (i, j) of the n×n grid is [j/n, (j+1)/n] × [i/n, (i+1)/n].
 A cell's feature is the mean of the tokens weighted by their overlap area with the cell, so a token
 straddling two cells counts in both by overlap fraction, and R, C need not be multiples of n.
-Cells are numbered row-major, index = i·n + j, as in DESIGN.md.
+Cells are numbered row-major, index = i·n + j, as in docs/conventions.md.
 
 The weights are separable: w[(i, j), (r, c)] = a_R[i, r] · a_C[j, c], with a_L[i, k] = n · |[k/L, (k+1)/L]
 ∩ [i/n, (i+1)/n]|, so every row of a_L (and of w) sums to 1.

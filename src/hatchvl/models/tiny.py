@@ -91,7 +91,7 @@ class TinySize:
     """Sizes of a tiny model. Head dims must be multiples of 4 (rotary embeddings).
 
     The defaults give about 0.4-0.5 M parameters, about 0.3 M of them in the vision tower and merger
-    (the size DESIGN.md's PaStA prototype used), with the byte tokenizer.
+    (the tower of docs/pasta.md, "Measured"), with the byte tokenizer.
     """
 
     vision_depth: int = 4

@@ -1,4 +1,4 @@
-"""The PaStA loss (DESIGN.md, PaStA 5): patch-cell similarities of two views trained to match their
+"""The PaStA loss (docs/pasta.md, "The objective", 5): patch-cell similarities of two views trained to match their
 geometric overlap S. Pure torch, batched over view pairs.
 
 For one ordered pair (X, Y) with cell features e^X, e^Y (n² cells each) and overlap S (n², n²):
@@ -13,7 +13,7 @@ counts once). Rows of S that are all zero carry no information and are masked ou
 (`keep_empty_rows=True` keeps them: uniform targets). A pair with no row left counts neither in the
 mean nor in its denominator; a batch without any row gives a zero that still carries gradients.
 
-`cell_features` makes the e of a model (DESIGN.md, PaStA 6); everything else here is pure torch.
+`cell_features` makes the e of a model (docs/pasta.md, "The objective", 6); everything else here is pure torch.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def cell_features(
     grid: int = 4,
     before_merger: bool = False,
 ) -> torch.Tensor:
-    """PaStA features e (DESIGN.md, PaStA 6): the vision tower's tokens of each image (after the merger,
+    """PaStA features e (docs/pasta.md, "The objective", 6): the vision tower's tokens of each image (after the merger,
     or before it), area-weighted pooled to the n×n cells.
 
     Args:

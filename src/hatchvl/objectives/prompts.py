@@ -1,4 +1,4 @@
-"""Chat messages and target texts for a multi-view question (DESIGN.md, ActoR).
+"""Chat messages and target texts for a multi-view question (docs/actor.md, "The text the model writes").
 
 Two target styles:
 - "answer": the answer alone (QA fine-tuning), e.g. `C`.

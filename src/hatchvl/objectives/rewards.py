@@ -1,4 +1,4 @@
-"""ActoR's verifiable rewards (DESIGN.md, Rewards): pure functions of (completion text, target).
+"""ActoR's verifiable rewards (docs/actor.md, "Rewards"): pure functions of (completion text, target).
 
 Each reward is in [0, 1] and never raises on any completion:
 - format: exactly one <action> block, then exactly one <answer> block, nothing else but whitespace,

@@ -127,7 +127,7 @@ class Recipe:
     seed: int = 0
     run_dir: str | None = None
     eval: EvalSpec = field(default_factory=EvalSpec)
-    source: str = ""  # the file it came from
+    source: str = field(default="", init=False)  # the file it came from
 
     def enabled(self) -> list[str]:
         return [s.name for s in STAGES if self.stages.get(s.name) is not None]
@@ -187,7 +187,8 @@ def load_recipe(path: str | Path, run_dir: str | None = None, overrides: dict | 
     if isinstance(synth, dict):
         synth.setdefault("seed", values.get("seed", 0))
     values["eval"] = values.get("eval") or {}
-    recipe = build(Recipe, {**values, "source": str(path)})
+    recipe = build(Recipe, values)
+    recipe.source = str(path)
     recipe.run_dir = run_dir or recipe.run_dir or f"runs/{path.stem}"
     check_stages(recipe)
     return recipe

@@ -82,7 +82,7 @@ def plot(report: dict, layout: Layout, chain: list[str]) -> list[str]:
     for k, name in enumerate(chain):
         history = _history(layout.stage_dir(chain[: k + 1]))
         ax = fig.add_subplot(1, max(1, len(chain)), k + 1)
-        if stage(name).curve == "rewards":  # per-step means are noisy: faint raw lines, a moving mean over 10% of the steps
+        if stage(name).curve == "rewards":  # noisy per-step means: faint raw lines, a moving mean over 10% of steps
             for part in REWARD_PARTS:
                 points = [(h["step"], h[f"rewards/{part}/mean"]) for h in history if f"rewards/{part}/mean" in h]
                 if points:

@@ -48,9 +48,10 @@ STAGES: tuple[Stage, ...] = (
           measures=("sampling",), writes=(summaries.SAMPLING_FILE,), summary=summaries.sampling_summary,
           line=summaries.sampling_line),
     Stage("grpo", GRPOOptions, "hatchvl.train.grpo:run_grpo", part="actor", measures=("sampling",),
-          requires={"actor_sft": "GRPO starts from the action-then-answer cold start (without it no "
-                                          "completion earns a format or action reward)"}, writes=(summaries.SAMPLING_FILE,), summary=summaries.grpo_summary,
-          line=summaries.grpo_line, curve="rewards"),
+          requires={"actor_sft": "GRPO starts from the action-then-answer cold start (without it no completion "
+                                 "earns a format or action reward)"},
+          writes=(summaries.SAMPLING_FILE,), summary=summaries.grpo_summary, line=summaries.grpo_line,
+          curve="rewards"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 STEPS = ("data", "model", *STAGE_NAMES, "eval")  # what --stages and --from choose from

@@ -21,13 +21,15 @@ from hatchvl.data.dataset import atomic_write
 if TYPE_CHECKING:  # transformers is imported where a stage runs, not when the CLI starts
     from transformers import PreTrainedModel, ProcessorMixin
 
+    from hatchvl.train.options import TrainerOptions
+
 # LoRA on the language model's attention and MLP projections only; the vision tower stays as it is.
 LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 
 
-def trainer_arguments(opts, **specific) -> dict:
-    """The Trainer / TRL config arguments every stage shares, from the fields its options all have
-    (out, epochs, max_steps, batch_size, learning_rate, warmup_steps, ...), then the stage's own, then opts.extra.
+def trainer_arguments(opts: TrainerOptions, **specific) -> dict:
+    """The Trainer / TRL config arguments every stage shares, from the fields of `TrainerOptions` (out,
+    epochs, max_steps, batch_size, learning_rate, warmup_steps, ...), then the stage's own, then opts.extra.
     Checkpoints go to out/checkpoint-N and TensorBoard logs under out/runs."""
     import torch
 

@@ -1,77 +1,171 @@
-"""Building a stage's options dataclass from plain values (YAML recipes, `key=value` on the command
-line), with errors that name the key: unknown keys, wrong types, missing required keys."""
+"""Every training stage's options, and building them from plain values (YAML recipes, `key=value` on the
+command line) with errors that name the key: unknown keys, wrong types, missing required keys.
+
+The stages share `TrainerOptions` (paths, training loop, checkpoints, precision) and, for the two that
+train the language model, `LoraOptions`; keys stay flat (`lora_r: 8`, not `lora: {r: 8}`). Each field
+carries its help text in `metadata["help"]`, as TRL's config classes do, and `describe_options` lists them
+for --help. Nothing here imports torch, transformers or TRL: the command line builds, checks and describes
+options without them.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import inspect
-import re
-import typing
-from typing import Any
+from dataclasses import dataclass, field
 
-import yaml
+from hatchvl.config import build, default_of, parse_overrides
+from hatchvl.objectives.prompts import STYLES
+from hatchvl.objectives.rewards import RewardConfig
 
-
-def _convert(value: Any, kind: Any, key: str, where: str) -> Any:
-    """Check a value against its field's annotation: bool, int, float (an int is fine), str, dict, or any
-    of these `| None`."""
-    args = typing.get_args(kind)
-    if type(None) in args:
-        if value is None:
-            return None
-        kind = next(a for a in args if a is not type(None))
-    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if kind is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as text
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    if kind is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if kind in (bool, str, dict, list) and isinstance(value, kind):
-        return value
-    name = getattr(kind, "__name__", str(kind))
-    raise ValueError(f"{where}: key {key!r} expects {name}, got {value!r}")
+_REWARDS = RewardConfig()  # the reward weights' defaults
 
 
-def _default(f: dataclasses.Field) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return dataclasses.MISSING
+@dataclass
+class TrainerOptions:
+    """What every training stage has: where it reads and writes, the training loop, checkpoints and precision.
+    A stage whose default differs declares the field again (it keeps its place in the order)."""
+
+    model: str = field(metadata={"help": "checkpoint folder (or hub id) to start from"})
+    data: str = field(metadata={"help": "dataset folder in the hatchvl format"})
+    out: str = field(metadata={"help": "stage folder: checkpoints, TensorBoard runs, model/, stage.json"})
+    split: str = field(default="train", metadata={"help": "dataset split trained on"})
+    seed: int = field(default=0, metadata={"help": "random seed: data order, drawn subsets, sampling"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the samples (max_steps wins when set)"})
+    max_steps: int = field(default=-1, metadata={"help": "> 0 overrides epochs"})
+    batch_size: int = field(default=8, metadata={"help": "samples per device per step"})
+    learning_rate: float = field(default=1e-5, metadata={"help": "AdamW, linear decay after the warmup"})
+    warmup_steps: float = field(default=0.0, metadata={"help": "steps, or a fraction of all steps when below 1"})
+    save_steps: int = field(default=200, metadata={"help": "checkpoint every N steps (resumes start from the newest)"})
+    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept"})
+    logging_steps: int = field(default=10, metadata={"help": "log to TensorBoard every N steps"})
+    dtype: str = field(default="auto", metadata={"help": "weights' dtype when loading: float32, bfloat16, float16, "
+                                                         "or auto (the checkpoint's own)"})
+    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (GPUs)"})
+    deepspeed: str | None = field(default=None, metadata={"help": "a DeepSpeed JSON config, if accelerate launch "
+                                                                  "does not set one"})
+    extra: dict = field(default_factory=dict, metadata={"help": "further fields of the stage's TrainingArguments, "
+                                                                "SFTConfig or GRPOConfig, passed as they are"})
 
 
-def options_from_dict(cls: type, values: dict, where: str = "options"):
-    """cls(**values) after checking every key and value; the error names `where` and the key."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = [k for k in values if k not in fields]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], fields, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"{where}: unknown key {unknown[0]!r}{hint}; known keys: {', '.join(fields)}")
-    missing = [n for n, f in fields.items() if _default(f) is dataclasses.MISSING and n not in values]
-    if missing:
-        raise ValueError(f"{where}: missing required key {missing[0]!r}")
-    kinds = typing.get_type_hints(cls)
-    converted = {k: _convert(v, kinds[k], k, where) for k, v in values.items()}
-    return cls(**converted)
+@dataclass
+class LoraOptions:
+    """LoRA adapters (peft) on the language model's attention and MLP projections (train.common.LORA_TARGETS)."""
+
+    lora: bool = field(default=False, metadata={"help": "train LoRA adapters (peft), merged into the saved model "
+                                                        "at the end"})
+    lora_r: int = field(default=16, metadata={"help": "rank of the adapters"})
+    lora_alpha: int = field(default=32, metadata={"help": "the adapters' update is scaled by lora_alpha / lora_r"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "dropout on the adapters' input"})
 
 
-def parse_overrides(pairs: list[str], where: str = "command line") -> dict:
-    """['lora_r=8', 'extra={gradient_checkpointing: true}'] -> {'lora_r': 8, 'extra': {...}} (YAML values)."""
-    values = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{where}: expected key=value, got {pair!r}")
-        try:
-            values[key.strip()] = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as err:
-            raise ValueError(f"{where}: value of {key.strip()!r} is not valid YAML: {err}") from None
-    return values
+@dataclass
+class PastaOptions(TrainerOptions):
+    """Options of `hatchvl train pasta` (and the pipeline's pasta stage).
+
+    The learning rate defaults to a value for pretrained vision towers. A tiny random tower on a CPU
+    wants far more: learning_rate 4e-3 and 7 epochs over 8000 samples met the acceptance test in under
+    10 minutes (docs/pasta.md, "Measured").
+    """
+
+    batch_size: int = field(default=8, metadata={"help": "samples per step and device (each sample gives all its "
+                                                         "view pairs)"})
+    warmup_steps: float = field(default=0.05, metadata={"help": "steps, or a fraction of all steps when below 1"})
+    grid: int = field(default=4, metadata={"help": "PaStA cells per side (n)"})
+    tau_target: float = field(default=0.1, metadata={"help": "τ1, softmax temperature of the targets S"})
+    tau_pred: float = field(default=0.1, metadata={"help": "τ2, softmax temperature of the cosine similarities"})
+    keep_empty_rows: bool = field(default=False, metadata={"help": "keep all-zero rows of S (uniform targets) "
+                                                                   "instead of masking them"})
+    before_merger: bool = field(default=False, metadata={"help": "features before the 2×2 merger (the merger then "
+                                                                 "stays frozen)"})
+    tol_abs: float = field(default=0.02, metadata={"help": "metres, depth agreement for a pixel to land"})
+    tol_rel: float = field(default=0.05, metadata={"help": "fraction of the depth, likewise"})
+    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    skip_bad: bool = field(default=False, metadata={"help": "skip (and count) samples without geometry instead of "
+                                                            "failing"})
+    probe_every: int = field(default=0, metadata={"help": "steps between probe measurements on probe_split (0: off)"})
+    probe_split: str = field(default="val", metadata={"help": "held-out split of the probe"})
+    probe_limit: int = field(default=0, metadata={"help": "at most this many held-out pairs (0: all)"})
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.grid >= 1, f"grid must be >= 1, got {self.grid}"),
+            (self.tau_target > 0 and self.tau_pred > 0, f"tau_target and tau_pred must be > 0, got "
+                                                        f"{self.tau_target}, {self.tau_pred}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.probe_every >= 0 and self.probe_limit >= 0, "probe_every and probe_limit must be >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+@dataclass
+class SFTOptions(LoraOptions, TrainerOptions):
+    """Options of `hatchvl train sft` (and the pipeline's qa_sft / actor_sft stages)."""
+
+    batch_size: int = field(default=4, metadata={"help": "samples per device per step"})
+    target: str = field(default="answer", metadata={"help": "answer (QA fine-tuning) or action_answer (ActoR cold "
+                                                            "start)"})
+    fraction: float = field(default=1.0, metadata={"help": "share of the split used (the paper's cold start: 0.1)"})
+    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
+    activation_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in backward to "
+                                                                            "save memory"})
+
+    def __post_init__(self) -> None:
+        if self.target not in STYLES:
+            raise ValueError(f"target must be one of {', '.join(STYLES)}, got {self.target!r}")
+
+
+@dataclass
+class GRPOOptions(LoraOptions, TrainerOptions):
+    """Options of `hatchvl train grpo` (and the pipeline's grpo stage)."""
+
+    split: str = field(default="train", metadata={"help": "dataset split whose prompts are trained on"})
+    batch_size: int = field(default=8, metadata={"help": "completions per device per step; a multiple of "
+                                                         "num_generations"})
+    learning_rate: float = field(default=1e-6, metadata={"help": "AdamW, linear decay after the warmup; 1e-6 is "
+                                                                 "for a pretrained 3B model, the tiny CPU model takes "
+                                                                 "5e-4"})
+    save_steps: int = field(default=100, metadata={"help": "checkpoint every N steps (resumes start from the newest)"})
+    logging_steps: int = field(default=1, metadata={"help": "log to TensorBoard every N steps"})
+    fraction: float = field(default=1.0, metadata={"help": "share of the split, drawn with the seed"})
+    limit: int = field(default=0, metadata={"help": "at most this many of those prompts (0: all); a pool smaller "
+                                                    "than the steps need is repeated"})
+    num_generations: int = field(default=8, metadata={"help": "completions sampled per prompt: the group whose "
+                                                               "rewards set the advantages"})
+    max_completion_length: int = field(default=256, metadata={"help": "tokens per completion; longer ones are cut "
+                                                                      "and lose the format reward"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the rollouts"})
+    beta: float = field(default=0.0, metadata={"help": "KL weight; 0 needs no reference model"})
+    scale_rewards: str = field(default="group", metadata={"help": "divide advantages by the reward std of each "
+                                                                  "group, of the batch, or none"})
+    w_action: float = field(default=_REWARDS.w_action, metadata={"help": "weight of the action reward (total = "
+                                                                          "w_action*action + w_answer*answer + "
+                                                                          "w_format*format)"})
+    w_answer: float = field(default=_REWARDS.w_answer, metadata={"help": "weight of the answer reward"})
+    w_format: float = field(default=_REWARDS.w_format, metadata={"help": "weight of the format reward"})
+    activation_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in backward to "
+                                                                            "save memory"})
+    use_vllm: bool = field(default=False, metadata={"help": "vLLM rollouts (needs the gpu extra)"})
+    vllm_mode: str = field(default="colocate", metadata={"help": "colocate (same GPUs as training) or server "
+                                                                 "(trl vllm-serve)"})
+
+    def __post_init__(self) -> None:
+        if self.scale_rewards not in ("group", "batch", "none"):
+            raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {self.scale_rewards!r}")
+        if self.limit < 0:
+            raise ValueError(f"limit must be >= 0 (0: every prompt), got {self.limit}")
+        if self.batch_size % self.num_generations:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of num_generations "
+                             f"({self.num_generations})")
+        if 0 < self.limit < self.batch_size // self.num_generations:
+            raise ValueError(f"limit ({self.limit}) is below the prompts of one step (batch_size / num_generations = "
+                             f"{self.batch_size // self.num_generations}): no step could run")
+
+    def rewards(self) -> RewardConfig:
+        """The reward configuration of the run: these weights, the default scales of the action reward."""
+        return RewardConfig(w_action=self.w_action, w_answer=self.w_answer, w_format=self.w_format)
 
 
 def options_from_command_line(cls: type, fixed: dict, overrides: list[str], flags: tuple[str, ...], where: str):
@@ -81,26 +175,17 @@ def options_from_command_line(cls: type, fixed: dict, overrides: list[str], flag
     clash = sorted(set(values) & set(flags))
     if clash:
         raise ValueError(f"set {clash[0]!r} with its flag, not as KEY=VALUE")
-    return options_from_dict(cls, {**fixed, **values}, where=where)
-
-
-def field_comments(cls: type) -> dict[str, str]:
-    """The comment after each field of a dataclass in its source (`name: type = default  # comment`)."""
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return {}
-    found = re.finditer(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", source, flags=re.MULTILINE)
-    return {m.group(1): m.group(2).strip() for m in found}
+    return build(cls, {**fixed, **values}, where=where)
 
 
 def describe_options(cls: type, skip: tuple[str, ...] = ()) -> str:
-    """One line per field, 'name = default: comment', for --help texts."""
-    comments = field_comments(cls)
+    """One line per field, 'name = default: help' (the field's metadata), for --help texts: the options of
+    the class itself first, then those it shares with other stages (declared in its bases)."""
+    shared = {f.name for base in cls.__mro__[1:] if dataclasses.is_dataclass(base) for f in dataclasses.fields(base)}
     lines = []
-    for f in dataclasses.fields(cls):
+    for f in sorted(dataclasses.fields(cls), key=lambda f: f.name in shared):
         if f.name not in skip:
-            default = _default(f)
+            default = default_of(f)
             line = f"{f.name} = {'(required)' if default is dataclasses.MISSING else default!r}"
-            lines.append(line + (f": {comments[f.name]}" if f.name in comments else ""))
+            lines.append(line + (f": {f.metadata['help']}" if "help" in f.metadata else ""))
     return "\n".join(lines)

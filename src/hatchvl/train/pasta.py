@@ -1,4 +1,4 @@
-"""The PaStA stage (DESIGN.md, PaStA): align the vision tower's cell features of two views with their
+"""The PaStA stage (docs/pasta.md): align the vision tower's cell features of two views with their
 geometric overlap. Only the vision tower and its merger train; the language model is frozen and never
 runs.
 
@@ -12,76 +12,32 @@ Supervision S comes from the dataset's geometry (`data.supervision.load_supervis
 cached in the stage folder. With `probe_every` > 0 the cross-view retrieval probe (`eval.probe`) on a
 held-out split goes to TensorBoard (`probe/top1`, ...) at the start and every `probe_every` steps.
 
-torch and transformers are imported where the stage runs, not when the CLI starts.
+The options (`PastaOptions`) live in `train.options`, which the command line reads without torch.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
+from transformers import TrainingArguments
+
+from hatchvl.models.loading import load_model_and_processor
 from hatchvl.train.common import is_finished, train_and_finish, trainer_arguments
+from hatchvl.train.options import PastaOptions
+from hatchvl.train.pasta_data import (
+    PastaCollator,
+    PastaDataset,
+    PastaTrainer,
+    ProbeCallback,
+    cell_forward,
+    train_vision_only,
+)
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class PastaOptions:
-    """Options of `hatchvl train pasta` (and the pipeline's pasta stage).
-
-    The learning rate defaults to a value for pretrained vision towers. A tiny random tower on a CPU
-    wants far more: learning_rate 4e-3 and 7 epochs over 8000 samples met the acceptance test in under
-    10 minutes (docs/pasta.md, "Measured").
-    """
-
-    model: str
-    data: str
-    out: str
-    grid: int = 4  # PaStA cells per side (n)
-    tau_target: float = 0.1  # τ1, softmax temperature of the targets S
-    tau_pred: float = 0.1  # τ2, softmax temperature of the cosine similarities
-    keep_empty_rows: bool = False  # keep all-zero rows of S (uniform targets) instead of masking them
-    before_merger: bool = False  # features before the 2×2 merger (the merger then stays frozen)
-    tol_abs: float = 0.02  # metres, depth agreement for a pixel to land
-    tol_rel: float = 0.05  # fraction of the depth, likewise
-    split: str = "train"
-    epochs: float = 1.0
-    max_steps: int = -1  # > 0 overrides epochs
-    batch_size: int = 8  # samples per step and device (each sample gives all its view pairs)
-    grad_accum: int = 1
-    learning_rate: float = 1e-5  # AdamW, linear decay after the warmup
-    warmup_steps: float = 0.05  # steps, or a fraction of all steps when below 1
-    weight_decay: float = 0.01
-    seed: int = 0
-    save_steps: int = 200
-    save_total_limit: int = 2
-    logging_steps: int = 10
-    skip_bad: bool = False  # skip (and count) samples without geometry instead of failing
-    probe_every: int = 0  # steps between probe measurements on probe_split (0: off)
-    probe_split: str = "val"
-    probe_limit: int = 0  # at most this many held-out pairs (0: all)
-    dtype: str = "auto"  # "float32", "bfloat16", ... or the checkpoint's own
-    bf16: bool = False  # mixed precision (GPUs)
-    deepspeed: str | None = None  # a DeepSpeed JSON config (accelerate launch / torchrun)
-    extra: dict = field(default_factory=dict)  # further TrainingArguments fields, passed as they are
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.grid >= 1, f"grid must be >= 1, got {self.grid}"),
-            (self.tau_target > 0 and self.tau_pred > 0, f"tau_target and tau_pred must be > 0, got "
-                                                        f"{self.tau_target}, {self.tau_pred}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.probe_every >= 0 and self.probe_limit >= 0, "probe_every and probe_limit must be >= 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-
-
 def training_arguments(opts: PastaOptions):
     """The Trainer arguments of a run (train.common.trainer_arguments plus the PaStA specifics)."""
-    from transformers import TrainingArguments
-
     return TrainingArguments(**trainer_arguments(
         opts,
         gradient_accumulation_steps=opts.grad_accum,
@@ -99,15 +55,6 @@ def run_pasta(opts: PastaOptions, callbacks: list | None = None) -> dict:
     opts.skip_bad, which skips and counts such samples. `callbacks`: extra `TrainerCallback`s.
     """
     from hatchvl.data.supervision import check_bad, load_supervision
-    from hatchvl.models.loading import load_model_and_processor
-    from hatchvl.train.pasta_data import (
-        PastaCollator,
-        PastaDataset,
-        PastaTrainer,
-        ProbeCallback,
-        cell_forward,
-        train_vision_only,
-    )
 
     if is_finished(opts.out):
         return {"skipped": "already finished"}
