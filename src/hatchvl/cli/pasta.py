@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -68,8 +67,8 @@ def eval_probe(
     json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON to this file."),
 ) -> None:
     """Cross-view cell retrieval probe: top-1 accuracy against chance, "same position" and "colour only"."""
-    from hatchvl.data.dataset import atomic_write
     from hatchvl.eval.probe import format_table, probe_checkpoint
+    from hatchvl.io import write_json
 
     try:
         result = probe_checkpoint(model, data, split=split, grid=grid, limit=limit, before_merger=before_merger)
@@ -77,4 +76,4 @@ def eval_probe(
         _fail(err)
     typer.echo(format_table(result))
     if json_out is not None:
-        atomic_write(json_out, (json.dumps(result.as_dict(), indent=2) + "\n").encode())
+        write_json(json_out, result.as_dict())

@@ -24,6 +24,7 @@ from PIL import Image
 from hatchvl.geometry.actions_text import PairActions
 from hatchvl.geometry.camera import check_intrinsics, check_pose
 from hatchvl.geometry.motion import Action
+from hatchvl.io import atomic_write, open_rgb
 
 SPLITS = ("train", "val", "test")
 ANSWER_TYPES = ("choice", "number", "view_change")
@@ -258,17 +259,6 @@ def manifest_path(root: str | Path, split: str) -> Path:
     return Path(root) / f"{split}.jsonl"
 
 
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write bytes so that path holds either its old content or all of data: temp file, then os.replace."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def check_writable(root: Path) -> None:
     """Create root if needed and check that files can be written there; ValueError naming root if not."""
     try:
@@ -333,8 +323,7 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 def load_image(root: str | Path, path: str) -> np.ndarray:
     """RGB image (H, W, 3) uint8 of a manifest path."""
-    with Image.open(resolve(root, path)) as image:
-        return np.asarray(image.convert("RGB"))
+    return np.asarray(open_rgb(resolve(root, path)))
 
 
 def load_depth(root: str | Path, path: str) -> np.ndarray:

@@ -28,8 +28,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from hatchvl.data.dataset import SPLITS, atomic_write, check_writable, manifest_path
+from hatchvl.data.dataset import SPLITS, check_writable, manifest_path
 from hatchvl.geometry.camera import check_pose, scale_intrinsics
+from hatchvl.io import atomic_write, open_rgb, read_json, write_json
 
 INFO_FILE = "dataset.json"
 REPORT_FILE = "import_report.json"
@@ -83,8 +84,8 @@ def prepare_output(root: Path, generator: str, settings: dict) -> None:
     check_writable(root)
     info_path = root / INFO_FILE
     wanted = json.loads(json.dumps(settings))
-    if info_path.is_file():
-        info = json.loads(info_path.read_text())
+    info = read_json(info_path)
+    if info is not None:
         earlier = info.get("config") or {}
         differ = [f"{k} {earlier.get(k)!r} there, {v!r} here" for k, v in wanted.items() if earlier.get(k) != v]
         if info.get("generator") != generator or differ:
@@ -101,7 +102,7 @@ def prepare_output(root: Path, generator: str, settings: dict) -> None:
 def write_info(root: Path, generator: str, settings: dict, counts: dict | None, extra: dict | None = None) -> None:
     info = {"format": "hatchvl-dataset", "version": 1, "generator": generator, "config": settings,
             **(extra or {}), "complete": counts is not None, "samples": counts}
-    atomic_write(root / INFO_FILE, (json.dumps(info, indent=2) + "\n").encode())
+    write_json(root / INFO_FILE, info)
 
 
 def shard_path(root: Path, index: int) -> Path:
@@ -190,7 +191,7 @@ def finish(root: Path, chunks: int, generator: str, settings: dict, extra: dict 
     report = {"generator": generator, "records": records, "samples": counts,
               "skipped": dict(sorted(skips.items())), "skipped_total": sum(skips.values()),
               "examples": dict(sorted(examples.items())), **(report_extra or {})}
-    atomic_write(root / REPORT_FILE, (json.dumps(report, indent=2) + "\n").encode())
+    write_json(root / REPORT_FILE, report)
     write_info(root, generator, settings, counts, extra)
     return counts, report
 
@@ -215,8 +216,7 @@ MAX_TRANSLATION_M = 1000.0  # a camera farther than this from the origin means a
 def read_rgb(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 of an image file; Skip('unreadable_image') when it cannot be decoded."""
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
+        return np.asarray(open_rgb(path))
     except (OSError, ValueError, SyntaxError) as err:
         raise Skip("unreadable_image", f"{path}: {err}") from None
 

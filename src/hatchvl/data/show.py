@@ -10,7 +10,6 @@ Drawn with matplotlib's object API (Agg canvas; no pyplot, no display).
 
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from pathlib import Path
@@ -25,6 +24,7 @@ from hatchvl.data.scene import scene_from_json
 from hatchvl.geometry.actions_text import format_actions
 from hatchvl.geometry.camera import cell_of_pixels
 from hatchvl.geometry.overlap import symmetric_overlap
+from hatchvl.io import read_json
 
 VIEW_COLOURS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628")
 
@@ -83,7 +83,7 @@ def _draw_map(ax, root, sample: Sample, widths: list[int]) -> None:
     east, north = _plane_basis(up)
     scene_file = Path(root) / "scenes" / sample.scene_id / "scene.json"
     if scene_file.is_file():
-        scene = scene_from_json(json.loads(scene_file.read_text()))
+        scene = scene_from_json(read_json(scene_file))
         sx, sy, _ = scene.room.size
         ax.add_patch(Rectangle((0, 0), sx, sy, fill=False, lw=2, color="0.3"))
         for obj in scene.objects:

@@ -28,7 +28,6 @@ from tqdm import tqdm
 from hatchvl.data.dataset import (
     SPLITS,
     Sample,
-    atomic_write,
     check_writable,
     encode_sample,
     manifest_path,
@@ -42,6 +41,7 @@ from hatchvl.geometry.actions_text import PairActions
 from hatchvl.geometry.camera import intrinsics_from_fov
 from hatchvl.geometry.motion import actions_from_poses, all_pairs
 from hatchvl.geometry.overlap import symmetric_overlaps
+from hatchvl.io import atomic_write
 
 INFO_FILE = "dataset.json"
 MIN_CELL_PIXELS = 8

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from transformers import PreTrainedModel, ProcessorMixin
 
 from hatchvl.data.dataset import resolve
 from hatchvl.data.supervision import load_supervision
 from hatchvl.geometry.camera import cell_of_pixels
 from hatchvl.geometry.motion import all_pairs
+from hatchvl.io import open_rgb
 from hatchvl.objectives.pasta import cell_features, cosine_similarity_matrix
 
 DIRECTIONS = ("x_to_y", "y_to_x")
@@ -166,7 +166,7 @@ def build_probe_set(
             S.append(sup.overlaps[sample.id][k])
     if not S:
         raise ValueError(f"split {split!r} of {data} has no view pairs with geometry to probe")
-    colours = np.stack([cell_colours(_load_rgb(p), grid) for p in images])
+    colours = np.stack([cell_colours(np.asarray(open_rgb(p)), grid) for p in images])
     return ProbeSet(grid, list(images), colours, np.array(pair_x), np.array(pair_y), np.stack(S),
                     skipped_samples=len(sup.bad))
 
@@ -188,7 +188,7 @@ def probe_features(
     try:
         out = []
         for start in range(0, len(images), batch_images):
-            batch = image_processor(images=[_load_image(p) for p in images[start:start + batch_images]],
+            batch = image_processor(images=[open_rgb(p) for p in images[start:start + batch_images]],
                                     return_tensors="pt")
             cells = cell_features(model, batch["pixel_values"].to(device), batch["image_grid_thw"].to(device),
                                   grid, before_merger)
@@ -241,12 +241,3 @@ def format_table(result: ProbeResult) -> str:
     lines.append(f"{result.pairs} pairs, {result.cells} query cells, grid {result.grid}x{result.grid}"
                  + (f", {result.skipped_samples} samples without geometry skipped" if result.skipped_samples else ""))
     return "\n".join(lines)
-
-
-def _load_image(path: str) -> Image.Image:
-    with Image.open(path) as image:
-        return image.convert("RGB")
-
-
-def _load_rgb(path: str) -> np.ndarray:
-    return np.asarray(_load_image(path))

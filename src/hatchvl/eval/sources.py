@@ -14,12 +14,12 @@ from pathlib import Path
 from PIL import Image
 
 from hatchvl.eval.items import ImageSource
+from hatchvl.io import open_rgb
 
 
 def open_image(source: ImageSource) -> Image.Image:
     """Decode an image source to an RGB PIL image."""
-    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
-        return image.convert("RGB")
+    return open_rgb(io.BytesIO(source) if isinstance(source, bytes) else source)
 
 
 def image_file(root: Path, relative: str, where: str) -> Path:
