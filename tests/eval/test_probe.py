@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from hatchvl.cli.pasta import eval_probe
-from hatchvl.data.synth import SynthConfig, synthesize
+from hatchvl.data.synthetic.synth import SynthConfig, synthesize
 from hatchvl.eval.probe import (
     build_probe_set,
     cell_colours,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hatchvl.data.synth import SynthConfig, synthesize
+from hatchvl.data.synthetic.synth import SynthConfig, synthesize
 
 app = typer.Typer(help="Build and inspect datasets in the hatchvl dataset format.", no_args_is_help=True)
 
@@ -79,7 +79,7 @@ def show(
 ) -> None:
     """Draw one sample: views with PaStA overlap colours, top-down map, question and answer."""
     try:
-        from hatchvl.data.show import show_sample  # matplotlib: only when drawing
+        from hatchvl.data.synthetic.show import show_sample  # matplotlib: only when drawing
 
         show_sample(dataset, index, out, split=split, grid=grid)
     except (ValueError, FileNotFoundError) as err:
@@ -112,8 +112,8 @@ def import_spar_command(
     workers: int = typer.Option(1, "--workers", help="Processes importing chunks in parallel."),
 ) -> None:
     """Import SPAR-7M-RGBD multi-view records (resumable; skips are counted in import_report.json)."""
-    from hatchvl.data.importing import format_report
-    from hatchvl.data.spar import import_spar
+    from hatchvl.data.chunks import format_report
+    from hatchvl.data.importers.spar import import_spar
 
     try:
         report = import_spar(
@@ -144,8 +144,8 @@ def import_scannet_command(
     workers: int = typer.Option(1, "--workers", help="Processes importing scenes in parallel."),
 ) -> None:
     """Sample overlapping view pairs/triples from ScanNet scenes (resumable; skips counted)."""
-    from hatchvl.data.importing import format_report
-    from hatchvl.data.scannet import import_scannet
+    from hatchvl.data.chunks import format_report
+    from hatchvl.data.importers.scannet import import_scannet
 
     try:
         report = import_scannet(

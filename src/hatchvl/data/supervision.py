@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hatchvl.data.dataset import Sample, load_depth, manifest_path, read_manifest, resolve
+from hatchvl.data.format import Sample, load_depth, manifest_path, read_manifest, resolve
 from hatchvl.geometry.camera import scale_intrinsics
 from hatchvl.geometry.motion import all_pairs
 from hatchvl.geometry.overlap import GeoView, sample_overlaps

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hatchvl.data.dataset import Sample
+from hatchvl.data.format import Sample
 
 # An image as the reader found it: encoded bytes held in memory, or a file on disk (decoded on use).
 ImageSource = Path | bytes

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, ProcessorMixin
 
-from hatchvl.data.dataset import resolve
+from hatchvl.data.format import resolve
 from hatchvl.data.supervision import load_supervision
 from hatchvl.geometry.camera import cell_of_pixels
 from hatchvl.geometry.motion import all_pairs

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from hatchvl.data.dataset import read_manifest, resolve
+from hatchvl.data.format import read_manifest, resolve
 from hatchvl.io import open_rgb
 from hatchvl.models.generation import generate_texts
 from hatchvl.objectives.prompts import prompt_messages

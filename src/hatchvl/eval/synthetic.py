@@ -1,12 +1,12 @@
 """The synthetic benchmark: the `test` split of a dataset in the hatchvl dataset format
-(hatchvl.data.dataset; markers are already drawn into its images). Scored with hatchvl's own answer
+(hatchvl.data.format; markers are already drawn into its images). Scored with hatchvl's own answer
 scores (hatchvl.objectives.answers); categories are the samples' categories."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hatchvl.data.dataset import LETTERS, read_manifest, resolve
+from hatchvl.data.format import LETTERS, read_manifest, resolve
 from hatchvl.eval.items import HATCH_CHOICE, HATCH_NUMBER, HATCH_VIEW_CHANGE, Benchmark, EvalItem
 
 SPLIT = "test"

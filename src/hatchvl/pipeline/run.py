@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hatchvl.data.dataset import read_manifest
+from hatchvl.data.format import read_manifest
 from hatchvl.io import read_json, write_json
 from hatchvl.pipeline.recipe import STAGE_OPTIONS, STAGE_TARGETS, Layout, Recipe
 from hatchvl.pipeline.steps import STAGES, STEPS
@@ -65,7 +65,7 @@ class Runner:
         if self.recipe.data.get("path"):
             read_manifest(self.data_dir, "train")  # fail early on a bad dataset
             return
-        from hatchvl.data.synth import SynthConfig, synthesize
+        from hatchvl.data.synthetic.synth import SynthConfig, synthesize
 
         synth = dict(self.recipe.data["synth"])
         workers = synth.pop("workers", 1)

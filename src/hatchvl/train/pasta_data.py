@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, Trainer, TrainerCallback
 
-from hatchvl.data.dataset import Sample, resolve
+from hatchvl.data.format import Sample, resolve
 from hatchvl.data.supervision import Supervision
 from hatchvl.geometry.motion import all_pairs
 from hatchvl.io import open_rgb

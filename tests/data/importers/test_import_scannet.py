@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hatchvl.cli.main import app
-from hatchvl.data import scannet as scannet_module
-from hatchvl.data.dataset import load_depth, load_image, read_manifest
-from hatchvl.data.scannet import import_scannet
+from hatchvl.data.format import load_depth, load_image, read_manifest
+from hatchvl.data.importers import scannet as scannet_module
+from hatchvl.data.importers.scannet import import_scannet
 from hatchvl.geometry.motion import actions_from_poses, all_pairs
 from hatchvl.geometry.overlap import symmetric_overlaps
 from tests.data.real_layouts import K_DEPTH, axis_alignment, render_frames, write_scannet_scene

@@ -6,7 +6,7 @@ Layout read (../shared/BENCHMARKS.md, "Training data"):
 are relative to `images/`; its depth, pose and intrinsics are found by the frame's stem.
 
 Each view is stored at the depth map's resolution: the colour image is resampled into the depth
-camera (`importing.colour_into_depth_camera`), so the stored depth is the source depth converted to
+camera (`frames.colour_into_depth_camera`), so the stored depth is the source depth converted to
 metres, untouched, and K is the depth intrinsics. Markers (`*_point`, `*_bbox` in 0-1000 coordinates of
 the colour image) are drawn into copies of the images they belong to, as SPAR's loader draws them.
 """
@@ -22,22 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hatchvl.data.dataset import LETTERS, Marker, Sample, check_relative_path, encode_sample, npy_bytes, png_bytes
-from hatchvl.data.importing import (
-    ChunkResult,
-    Skip,
-    colour_into_depth_camera,
-    finish,
-    prepare_output,
-    read_depth_m,
-    read_intrinsics,
-    read_pose,
-    read_rgb,
-    run_chunks,
-    write_once,
-)
-from hatchvl.data.spar_markers import draw_record_markers, record_markers
-from hatchvl.data.spar_questions import parse_conversation
+from hatchvl.data.chunks import ChunkResult, Skip, finish, prepare_output, run_chunks, write_once
+from hatchvl.data.format import LETTERS, Marker, Sample, check_relative_path, encode_sample, npy_bytes, png_bytes
+from hatchvl.data.importers.frames import colour_into_depth_camera, read_depth_m, read_intrinsics, read_pose, read_rgb
+from hatchvl.data.importers.spar_markers import draw_record_markers, record_markers
+from hatchvl.data.importers.spar_questions import parse_conversation
 from hatchvl.geometry.actions_text import PairActions
 from hatchvl.geometry.camera import scale_intrinsics
 from hatchvl.geometry.motion import actions_from_poses, all_pairs

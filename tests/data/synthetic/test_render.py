@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from hatchvl.data.render import CEILING, FLOOR, WALLS, Photometric, render
-from hatchvl.data.scene import make_scene, sample_cameras
+from hatchvl.data.synthetic.render import CEILING, FLOOR, WALLS, Photometric, render
+from hatchvl.data.synthetic.scene import make_scene, sample_cameras
 from hatchvl.geometry.camera import backproject_depth, intrinsics_from_fov, transform_points
 from hatchvl.geometry.overlap import landing_pixels
 from tests.data.oracle import cast

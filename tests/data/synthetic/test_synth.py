@@ -11,8 +11,8 @@ import time
 import pytest
 from PIL import Image
 
-from hatchvl.data.dataset import SPLITS, load_depth, read_manifest
-from hatchvl.data.synth import SynthConfig, scene_id, synthesize
+from hatchvl.data.format import SPLITS, load_depth, read_manifest
+from hatchvl.data.synthetic.synth import SynthConfig, scene_id, synthesize
 from hatchvl.geometry.overlap import symmetric_overlap
 
 SMALL = SynthConfig(scenes=6, seed=11, size=48, samples_per_scene=4)

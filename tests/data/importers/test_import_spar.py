@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from hatchvl.cli.main import app
-from hatchvl.data import spar as spar_module
-from hatchvl.data.dataset import load_depth, load_image, read_manifest
-from hatchvl.data.importing import Skip
-from hatchvl.data.spar import import_spar
-from hatchvl.data.spar_questions import parse_conversation, split_options, view_change_answer
+from hatchvl.data.chunks import Skip
+from hatchvl.data.format import load_depth, load_image, read_manifest
+from hatchvl.data.importers import spar as spar_module
+from hatchvl.data.importers.spar import import_spar
+from hatchvl.data.importers.spar_questions import parse_conversation, split_options, view_change_answer
 from hatchvl.geometry.motion import actions_from_poses, all_pairs
 from hatchvl.geometry.overlap import symmetric_overlaps
 from tests.data.real_layouts import (

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from hatchvl.data.scene import (
+from hatchvl.data.synthetic.scene import (
     OBJECT_COLOURS,
     SHAPES,
     camera_pose,

@@ -19,8 +19,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Polygon, Rectangle
 
-from hatchvl.data.dataset import LETTERS, Sample, load_depth, load_image, read_manifest
-from hatchvl.data.scene import scene_from_json
+from hatchvl.data.format import LETTERS, Sample, load_depth, load_image, read_manifest
+from hatchvl.data.synthetic.scene import scene_from_json
 from hatchvl.geometry.actions_text import format_actions
 from hatchvl.geometry.camera import cell_of_pixels
 from hatchvl.geometry.overlap import symmetric_overlap

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from hatchvl.data.dataset import (
+from hatchvl.data.format import (
     SPLITS,
     Sample,
     check_writable,
@@ -34,9 +34,9 @@ from hatchvl.data.dataset import (
     npy_bytes,
     png_bytes,
 )
-from hatchvl.data.questions import CATEGORIES, Question, draw_markers, make_question
-from hatchvl.data.render import Photometric, Render, render
-from hatchvl.data.scene import Scene, make_scene, sample_cameras, scene_to_json
+from hatchvl.data.synthetic.questions import CATEGORIES, Question, draw_markers, make_question
+from hatchvl.data.synthetic.render import Photometric, Render, render
+from hatchvl.data.synthetic.scene import Scene, make_scene, sample_cameras, scene_to_json
 from hatchvl.geometry.actions_text import PairActions
 from hatchvl.geometry.camera import intrinsics_from_fov
 from hatchvl.geometry.motion import actions_from_poses, all_pairs

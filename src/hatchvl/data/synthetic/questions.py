@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hatchvl.data.dataset import LETTERS, Marker
-from hatchvl.data.render import Render
-from hatchvl.data.scene import PLURALS, Scene
+from hatchvl.data.format import LETTERS, Marker
+from hatchvl.data.synthetic.render import Render
+from hatchvl.data.synthetic.scene import PLURALS, Scene
 from hatchvl.geometry.motion import Motion, relative_motion, signed_yaw
 
 CATEGORIES = ("camera_motion", "object_direction", "correspondence", "counting", "depth_distance", "view_change")
@@ -41,7 +41,7 @@ MOVE_WORDS = {"in front": "forward", "to the right": "to the right", "behind": "
 
 @dataclass(frozen=True)
 class Question:
-    """A question: text, options (choice only), answer, answer type (see dataset.Sample) and markers."""
+    """A question: text, options (choice only), answer, answer type (see format.Sample) and markers."""
 
     category: str
     text: str

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hatchvl.data.scene import Scene, SceneObject
+from hatchvl.data.synthetic.scene import Scene, SceneObject
 from hatchvl.geometry.camera import check_intrinsics, check_pose
 
 FLOOR, CEILING = -1, -2

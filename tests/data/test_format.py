@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from hatchvl.data.dataset import (
+from hatchvl.data.format import (
     Marker,
     Sample,
     check_relative_path,
@@ -15,8 +15,8 @@ from hatchvl.data.dataset import (
     sample_to_json,
     write_manifest,
 )
-from hatchvl.data.render import render
-from hatchvl.data.scene import scene_from_json
+from hatchvl.data.synthetic.render import render
+from hatchvl.data.synthetic.scene import scene_from_json
 from hatchvl.geometry.actions_text import PairActions, format_actions
 from hatchvl.geometry.camera import intrinsics_from_fov
 from hatchvl.geometry.motion import Action

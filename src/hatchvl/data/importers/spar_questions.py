@@ -1,12 +1,12 @@
-"""SPAR-7M records' conversations -> question, options, answer and answer type (hatchvl.data.spar)."""
+"""SPAR-7M records' conversations -> question, options, answer and answer type (hatchvl.data.importers.spar)."""
 
 from __future__ import annotations
 
 import math
 import re
 
-from hatchvl.data.dataset import LETTERS, VIEW_CHANGE_KEYS
-from hatchvl.data.importing import Skip
+from hatchvl.data.chunks import Skip
+from hatchvl.data.format import LETTERS, VIEW_CHANGE_KEYS
 
 NUMERIC_TASKS = ("depth_prediction", "distance_prediction")
 

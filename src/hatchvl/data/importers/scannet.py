@@ -22,22 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hatchvl.data.dataset import Sample, encode_sample, npy_bytes, png_bytes
-from hatchvl.data.importing import (
-    ChunkResult,
-    Skip,
-    colour_into_depth_camera,
-    finish,
-    prepare_output,
-    read_depth_m,
-    read_intrinsics,
-    read_pose,
-    read_rgb,
-    run_chunks,
-    write_once,
-)
-from hatchvl.data.questions import make_question
-from hatchvl.data.synth import overlapping_subsets
+from hatchvl.data.chunks import ChunkResult, Skip, finish, prepare_output, run_chunks, write_once
+from hatchvl.data.format import Sample, encode_sample, npy_bytes, png_bytes
+from hatchvl.data.importers.frames import colour_into_depth_camera, read_depth_m, read_intrinsics, read_pose, read_rgb
+from hatchvl.data.synthetic.questions import make_question
+from hatchvl.data.synthetic.synth import overlapping_subsets
 from hatchvl.geometry.actions_text import PairActions
 from hatchvl.geometry.motion import actions_from_poses, all_pairs
 from hatchvl.geometry.overlap import GeoView, sample_overlaps, symmetric_overlaps

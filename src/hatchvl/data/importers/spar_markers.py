@@ -1,5 +1,5 @@
 """SPAR-7M records' markers (points and boxes in 0-1000 coordinates of the colour image), found in the
-record and drawn into the stored images as SPAR's own loader draws them (hatchvl.data.spar)."""
+record and drawn into the stored images as SPAR's own loader draws them (hatchvl.data.importers.spar)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw
 
-from hatchvl.data.importing import Skip, colour_to_depth_pixels
+from hatchvl.data.chunks import Skip
+from hatchvl.data.importers.frames import colour_to_depth_pixels
 
 if TYPE_CHECKING:
-    from hatchvl.data.spar import Frame
+    from hatchvl.data.importers.spar import Frame
 
 SPAR_MARKER_PX = 20  # SPAR's loader draws points of radius 20 px and boxes 20 px wide on the colour image
 COLOURS = ("red", "blue", "green", "yellow")

@@ -14,10 +14,10 @@ from functools import cache
 import numpy as np
 import pytest
 
-from hatchvl.data.dataset import LETTERS, load_image
-from hatchvl.data.questions import CATEGORIES, VISIBLE_FRACTION
-from hatchvl.data.render import render
-from hatchvl.data.scene import scene_from_json
+from hatchvl.data.format import LETTERS, load_image
+from hatchvl.data.synthetic.questions import CATEGORIES, VISIBLE_FRACTION
+from hatchvl.data.synthetic.render import render
+from hatchvl.data.synthetic.scene import scene_from_json
 from hatchvl.geometry.motion import all_pairs, compose_actions
 from tests.data.oracle import cast
 
