@@ -1,5 +1,9 @@
-"""Machinery shared by the dataset importers (`spar`, `scannet`): chunked, parallel, resumable imports
-with per-reason skip counts, and the file helpers they write with.
+"""The chunk runner every dataset builder shares (`synthetic.synth`, `importers.spar`,
+`importers.scannet`): an output folder checked before any work and described by `dataset.json`, and
+numbered chunks run in parallel spawned processes (`run_pool`), each a pure function of (context,
+chunk index), so that the output does not depend on the number of workers and an interrupted build
+resumes to the same bytes. The synthetic builder commits each chunk (a scene) as a folder; the importers
+use the shards below, with per-reason skip counts, and the file helpers they write with.
 
 An import is split into numbered *chunks* (a slice of records, or one scene). A chunk is processed by
 a pure function of (context, chunk index) that returns its manifest lines and skip counts; the result
@@ -75,9 +79,10 @@ def write_once(root: Path, rel: str, make: Callable[[], bytes]) -> str:
     return rel
 
 
-def prepare_output(root: Path, generator: str, settings: dict) -> None:
-    """Make root ready: writable, and empty or an earlier import with the same settings (which resumes).
-    Raises ValueError naming the difference otherwise."""
+def prepare_output(root: Path, generator: str, settings: dict, extra: dict | None = None) -> None:
+    """Make root ready: writable, and empty or an earlier build by the same generator with the same
+    settings (which resumes). Raises ValueError naming the difference otherwise. A new dataset.json
+    holds `extra` (see write_info)."""
     check_writable(root)
     info_path = root / INFO_FILE
     wanted = json.loads(json.dumps(settings))
@@ -92,8 +97,7 @@ def prepare_output(root: Path, generator: str, settings: dict) -> None:
     elif any(p.name != WORK_DIR for p in root.iterdir()):
         raise ValueError(f"{root} is not empty and holds no {INFO_FILE}; refusing to write into it")
     else:
-        write_info(root, generator, settings, None)
-    (root / WORK_DIR / "chunks").mkdir(parents=True, exist_ok=True)
+        write_info(root, generator, settings, None, extra)
 
 
 def write_info(root: Path, generator: str, settings: dict, counts: dict | None, extra: dict | None = None) -> None:
@@ -106,19 +110,64 @@ def shard_path(root: Path, index: int) -> Path:
     return root / WORK_DIR / "chunks" / f"{index:07d}.jsonl"
 
 
-_WORKER: tuple[ChunkFn, object, Path] | None = None
+_WORKER: tuple[Callable[[object, int], object], object] | None = None
 
 
-def _init_worker(fn: ChunkFn, context: object, root: Path) -> None:
+def _init_worker(fn: Callable[[object, int], object], context: object) -> None:
     global _WORKER
-    _WORKER = (fn, context, root)
+    _WORKER = (fn, context)
 
 
-def _run_chunk(index: int) -> tuple[int, int]:
-    fn, context, root = _WORKER
-    result = fn(context, index)
-    atomic_write(shard_path(root, index), result.encode())
-    return index, result.records
+def _run_job(index: int) -> int:
+    fn, context = _WORKER
+    fn(context, index)
+    return index
+
+
+def run_pool(
+    fn: Callable[[object, int], object],
+    context: object,
+    chunks: int,
+    pending: list[int],
+    workers: int = 1,
+    progress: bool = True,
+    desc: str = "import",
+    unit: str = "chunk",
+    chunk_sizes: Callable[[int], int] | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> None:
+    """Run fn(context, i) for every chunk i in pending (of `chunks` in all): in this process when workers
+    is 1 or at most one chunk is pending, else in that many spawned processes, in any order.
+
+    fn and context must be picklable (module-level function, plain data); fn writes its own output.
+    chunk_sizes(i) gives the progress-bar weight of chunk i (1 by default; chunks not pending count as
+    done). on_done(i) is called in this process after chunk i has returned.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    weight = chunk_sizes or (lambda i: 1)
+    done = sum(weight(i) for i in range(chunks)) - sum(weight(i) for i in pending)
+    with tqdm(total=done + sum(weight(i) for i in pending), initial=done, unit=unit, desc=desc,
+              disable=not progress) as bar:
+        if workers == 1 or len(pending) <= 1:
+            _init_worker(fn, context)
+            _drain(map(_run_job, pending), bar, weight, on_done)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(min(workers, len(pending)), _init_worker, (fn, context)) as pool:
+                _drain(pool.imap_unordered(_run_job, pending), bar, weight, on_done)
+
+
+def _drain(indices: Iterable[int], bar: tqdm, weight: Callable[[int], int], on_done) -> None:
+    for index in indices:
+        bar.update(weight(index))
+        if on_done is not None:
+            on_done(index)
+
+
+def _write_shard(job: tuple[ChunkFn, object, Path], index: int) -> None:
+    fn, context, root = job
+    atomic_write(shard_path(root, index), fn(context, index).encode())
 
 
 def run_chunks(
@@ -132,30 +181,11 @@ def run_chunks(
     unit: str = "chunk",
     chunk_sizes: Callable[[int], int] | None = None,
 ) -> None:
-    """Run fn(context, i) for every chunk i without a shard, in `workers` processes, writing shards.
-
-    fn and context must be picklable (module-level function, plain data). chunk_sizes(i) gives the
-    progress-bar weight of chunk i (records); 1 per chunk by default.
-    """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    weight = chunk_sizes or (lambda i: 1)
+    """Run fn(context, i) for every chunk i without a shard, in `workers` processes (`run_pool`), writing
+    each ChunkResult as chunk i's shard. chunk_sizes(i) gives the progress-bar weight of chunk i (records)."""
+    (root / WORK_DIR / "chunks").mkdir(parents=True, exist_ok=True)
     pending = [i for i in range(chunks) if not shard_path(root, i).is_file()]
-    done = sum(weight(i) for i in range(chunks)) - sum(weight(i) for i in pending)
-    with tqdm(total=done + sum(weight(i) for i in pending), initial=done, unit=unit, desc=desc,
-              disable=not progress) as bar:
-        if workers == 1 or len(pending) <= 1:
-            _init_worker(fn, context, root)
-            _drain(map(_run_chunk, pending), bar, weight)
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(min(workers, len(pending)), _init_worker, (fn, context, root)) as pool:
-                _drain(pool.imap_unordered(_run_chunk, pending), bar, weight)
-
-
-def _drain(results: Iterable[tuple[int, int]], bar: tqdm, weight) -> None:
-    for index, _ in results:
-        bar.update(weight(index))
+    run_pool(_write_shard, (fn, context, root), chunks, pending, workers, progress, desc, unit, chunk_sizes)
 
 
 def finish(root: Path, chunks: int, generator: str, settings: dict, extra: dict | None = None,

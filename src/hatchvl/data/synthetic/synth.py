@@ -1,10 +1,11 @@
 """Build the built-in synthetic dataset (`hatchvl data synth`): resumable, parallel over scenes.
 
 Scene i draws all its randomness from SeedSequence(seed, spawn_key=(0, i)), so its files depend only on
-(config, i), never on which process made it or when. A scene is built in `scenes/<id>.partial/` and
-committed by renaming that directory to `scenes/<id>/` (atomic); a re-run skips committed scenes,
-deletes partial ones and rebuilds them, then writes the split manifests. An interrupted and re-run
-build is therefore byte-identical to an uninterrupted one.
+(config, i), never on which process made it or when. Scenes are the chunks of the shared runner
+(`hatchvl.data.chunks`), which checks the output folder and runs them in parallel. A scene is built in
+`scenes/<id>.partial/` and committed by renaming that directory to `scenes/<id>/` (atomic); a re-run
+skips committed scenes, deletes partial ones and rebuilds them, then writes the split manifests. An
+interrupted and re-run build is therefore byte-identical to an uninterrupted one.
 
 Per scene: a room, a pool of candidate cameras rendered once, the symmetric PaStA overlap S of every
 pool pair, and samples whose 2-4 views all overlap pairwise with a *mass* S.sum() / n² (the mean row
@@ -16,24 +17,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import multiprocessing
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from hatchvl.data.format import (
-    SPLITS,
-    Sample,
-    check_writable,
-    encode_sample,
-    manifest_path,
-    npy_bytes,
-    png_bytes,
-)
+from hatchvl.data.chunks import prepare_output, run_pool, write_info
+from hatchvl.data.format import SPLITS, Sample, encode_sample, manifest_path, npy_bytes, png_bytes
 from hatchvl.data.synthetic.questions import CATEGORIES, Question, draw_markers, make_question
 from hatchvl.data.synthetic.render import Photometric, Render, render
 from hatchvl.data.synthetic.scene import Scene, make_scene, sample_cameras, scene_to_json
@@ -43,7 +35,8 @@ from hatchvl.geometry.motion import actions_from_poses, all_pairs
 from hatchvl.geometry.overlap import symmetric_overlaps
 from hatchvl.io import atomic_write
 
-INFO_FILE = "dataset.json"
+GENERATOR = "hatchvl data synth"
+UP_INFO = {"up": [0.0, 0.0, 1.0], "up_note": "world up is +z in every synthetic scene"}
 MIN_CELL_PIXELS = 8
 POOL_ATTEMPTS = 5  # fresh camera pools tried before a scene gives up
 SUBSET_TRIES = 8  # view subsets tried per question before moving to the next category
@@ -220,35 +213,8 @@ def write_scene(root: Path, config: SynthConfig, index: int) -> int:
     return index
 
 
-def _write_scene_job(args: tuple[Path, SynthConfig, int]) -> int:
-    return write_scene(*args)
-
-
-def _info(config: SynthConfig, counts: dict[str, int] | None) -> bytes:
-    info = {
-        "format": "hatchvl-dataset", "version": 1, "generator": "hatchvl data synth", "config": asdict(config),
-        "up": [0.0, 0.0, 1.0], "up_note": "world up is +z in every synthetic scene",
-        "complete": counts is not None, "samples": counts,
-    }
-    return (json.dumps(info, indent=2) + "\n").encode()
-
-
-def prepare_output(root: Path, config: SynthConfig) -> None:
-    """Make sure root can hold this dataset before any work: writable, and empty or an earlier run of
-    the same config. Raises ValueError with the reason otherwise."""
-    check_writable(root)
-    info_path = root / INFO_FILE
-    if info_path.is_file():
-        earlier = json.loads(info_path.read_text()).get("config") or {}
-        wanted = json.loads(json.dumps(asdict(config)))
-        differ = [f"{k} {earlier.get(k)} there, {v} here" for k, v in wanted.items() if earlier.get(k) != v]
-        if differ:
-            raise ValueError(f"{root} holds a dataset made with other settings ({'; '.join(differ)}); use a "
-                             f"new output folder, or the same settings to resume")
-    elif any(root.iterdir()):
-        raise ValueError(f"{root} is not empty and holds no {INFO_FILE}; refusing to write into it")
-    else:
-        atomic_write(info_path, _info(config, None))
+def _write_scene_chunk(job: tuple[Path, SynthConfig], index: int) -> int:
+    return write_scene(*job, index)
 
 
 def synthesize(
@@ -266,19 +232,14 @@ def synthesize(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     root = Path(root)
-    prepare_output(root, config)
+    settings = asdict(config)
+    prepare_output(root, GENERATOR, settings, UP_INFO)
     (root / "scenes").mkdir(exist_ok=True)
     for stale in (root / "scenes").glob("*.partial"):
         shutil.rmtree(stale)
     pending = [i for i in range(config.scenes) if not (root / "scenes" / scene_id(i)).is_dir()]
-    with tqdm(total=config.scenes, initial=config.scenes - len(pending), unit="scene", disable=not progress,
-              desc="synth") as bar:
-        jobs = [(root, config, i) for i in pending]
-        if workers == 1 or len(pending) <= 1:
-            _drain(map(_write_scene_job, jobs), bar, on_scene_done)
-        else:
-            with multiprocessing.get_context("spawn").Pool(min(workers, len(pending))) as pool:
-                _drain(pool.imap_unordered(_write_scene_job, jobs), bar, on_scene_done)
+    run_pool(_write_scene_chunk, (root, config), config.scenes, pending, workers, progress, desc="synth",
+             unit="scene", on_done=on_scene_done)
     counts = {}
     splits = scene_splits(config)
     for split in SPLITS:
@@ -286,12 +247,5 @@ def synthesize(
                  for i in range(config.scenes) if splits[i] == split]
         atomic_write(manifest_path(root, split), b"".join(lines))
         counts[split] = sum(chunk.count(b"\n") for chunk in lines)
-    atomic_write(root / INFO_FILE, _info(config, counts))
+    write_info(root, GENERATOR, settings, counts, UP_INFO)
     return counts
-
-
-def _drain(indices, bar: tqdm, on_scene_done) -> None:
-    for index in indices:
-        bar.update()
-        if on_scene_done is not None:
-            on_scene_done(index)
