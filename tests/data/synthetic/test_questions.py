@@ -15,9 +15,16 @@ import numpy as np
 import pytest
 
 from hatchvl.data.format import LETTERS, load_image
-from hatchvl.data.synthetic.questions import CATEGORIES, VISIBLE_FRACTION
+from hatchvl.data.synthetic.questions import (
+    CATEGORIES,
+    POSE_CATEGORIES,
+    VISIBLE_FRACTION,
+    make_pose_question,
+    make_question,
+)
 from hatchvl.data.synthetic.render import render
-from hatchvl.data.synthetic.scene import scene_from_json
+from hatchvl.data.synthetic.scene import make_scene, sample_cameras, scene_from_json
+from hatchvl.geometry.camera import intrinsics_from_fov
 from hatchvl.geometry.motion import all_pairs, compose_actions
 from tests.data.oracle import cast
 
@@ -188,3 +195,20 @@ def test_every_view_pair_carries_actions_that_compose_to_the_true_motion(synth_s
 def test_question_types_and_view_counts_are_all_used(synth_samples):
     assert set(Counter(s.category for s in synth_samples)) == set(CATEGORIES)
     assert set(Counter(s.num_views for s in synth_samples)) == {2, 3, 4}
+
+
+@pytest.mark.parametrize("category", POSE_CATEGORIES)
+def test_pose_questions_need_only_the_poses(category):
+    rng = np.random.default_rng(4)
+    scene = make_scene(rng)
+    K = intrinsics_from_fov(32, 32, 75.0)
+    views = [render(scene, K, c2w, 32, 32) for c2w in sample_cameras(scene, rng, 3)]
+    for seed in range(5):
+        full = make_question(category, scene, views, np.random.default_rng(seed))
+        poses_only = make_pose_question(category, [v.c2w for v in views], scene.up, np.random.default_rng(seed))
+        assert full is not None and poses_only == full
+
+
+def test_a_question_that_needs_the_scene_is_refused_from_poses_alone():
+    with pytest.raises(ValueError, match="not a question about poses alone"):
+        make_pose_question("counting", [np.eye(4), np.eye(4)], (0.0, 0.0, 1.0), np.random.default_rng(0))

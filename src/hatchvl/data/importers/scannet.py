@@ -16,7 +16,6 @@ depth camera), with overlaps at full depth resolution and the ActoR actions.
 from __future__ import annotations
 
 import hashlib
-import types
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 from hatchvl.data.chunks import ChunkResult, Skip, finish, prepare_output, run_chunks, write_once
 from hatchvl.data.format import Sample, encode_sample, npy_bytes, png_bytes
 from hatchvl.data.importers.frames import colour_into_depth_camera, read_depth_m, read_intrinsics, read_pose, read_rgb
-from hatchvl.data.synthetic.questions import make_question
+from hatchvl.data.synthetic.questions import make_pose_question
 from hatchvl.data.synthetic.synth import overlapping_subsets
 from hatchvl.geometry.actions_text import PairActions
 from hatchvl.geometry.motion import actions_from_poses, all_pairs
@@ -167,10 +166,8 @@ def _view_sets(ctx: _Context, depths, K_depth, poses, rng) -> list[tuple[int, ..
 
 def _question(ctx: _Context, c2w: np.ndarray, rng: np.random.Generator):
     """A camera-motion (choice) question when asked for and the motion allows one, else a view change."""
-    scene = types.SimpleNamespace(objects=(), up=tuple(ctx.config.up))
-    views = [types.SimpleNamespace(c2w=p, ids=np.zeros((1, 1), np.int16)) for p in c2w]
     for category in (("camera_motion", "view_change") if ctx.config.questions else ("view_change",)):
-        question = make_question(category, scene, views, rng)
+        question = make_pose_question(category, c2w, ctx.config.up, rng)
         if question is not None:
             return question
     return None

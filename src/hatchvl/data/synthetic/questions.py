@@ -115,30 +115,38 @@ def view_change_answer(m: Motion) -> str:
     return ",".join(parts)
 
 
-class _Context:
-    """What every question maker needs: the views, visible pixel counts, unique names, the rng."""
+class _PoseContext:
+    """What the questions about camera motion need: the camera-to-world poses, world up, the rng."""
 
-    def __init__(self, scene: Scene, views: Sequence[Render], rng: np.random.Generator):
-        self.scene, self.views, self.rng = scene, views, rng
-        self.up = np.asarray(scene.up, dtype=np.float64)
-        n = len(scene.objects)
-        self.counts = np.stack([np.bincount(v.ids[v.ids > 0], minlength=n + 1)[1:] for v in views])
-        self.visible = self.counts >= min_visible_pixels(*views[0].ids.shape)
-        names = Counter(o.name for o in scene.objects)
-        self.unique = [k for k, o in enumerate(scene.objects) if names[o.name] == 1]
+    def __init__(self, poses: Sequence[np.ndarray], up, rng: np.random.Generator):
+        self.poses, self.rng = poses, rng
+        self.up = np.asarray(up, dtype=np.float64)
 
     def shuffled(self, items):
         items = list(items)
         return [items[i] for i in self.rng.permutation(len(items))]
 
     def pairs(self):
-        n = len(self.views)
+        n = len(self.poses)
         return self.shuffled((i, j) for i in range(n) for j in range(n) if i != j)
 
     def choice(self, category: str, text: str, correct: str, distractors, markers=()) -> Question:
         """Multiple choice with the correct option at a uniformly random letter."""
         options = self.shuffled([correct, *distractors])
         return Question(category, text, tuple(options), LETTERS[options.index(correct)], "choice", markers)
+
+
+class _Context(_PoseContext):
+    """What every question maker needs: the views, visible pixel counts, unique names, the rng."""
+
+    def __init__(self, scene: Scene, views: Sequence[Render], rng: np.random.Generator):
+        super().__init__([v.c2w for v in views], scene.up, rng)
+        self.scene, self.views = scene, views
+        n = len(scene.objects)
+        self.counts = np.stack([np.bincount(v.ids[v.ids > 0], minlength=n + 1)[1:] for v in views])
+        self.visible = self.counts >= min_visible_pixels(*views[0].ids.shape)
+        names = Counter(o.name for o in scene.objects)
+        self.unique = [k for k, o in enumerate(scene.objects) if names[o.name] == 1]
 
     def marker_on(self, view: int, obj: int) -> Marker | None:
         """A marker at a random pixel of obj whose whole marker disc lies on obj, or None."""
@@ -160,9 +168,9 @@ def _motion_phrase(dist: float, yaw_deg: float, move: str, side: str) -> str:
             f"degrees to the {side}.")
 
 
-def _camera_motion(ctx: _Context) -> Question | None:
+def _camera_motion(ctx: _PoseContext) -> Question | None:
     for i, j in ctx.pairs():
-        m = relative_motion(ctx.views[i].c2w, ctx.views[j].c2w, ctx.up)
+        m = relative_motion(ctx.poses[i], ctx.poses[j], ctx.up)
         dist = math.hypot(m.forward_m, m.right_m)
         direction = sector(math.degrees(math.atan2(m.right_m, m.forward_m)))
         if dist < 0.3 or direction is None or not 15 <= abs(m.yaw_deg) <= 165:
@@ -270,9 +278,9 @@ def _depth_distance(ctx: _Context) -> Question | None:
     return None
 
 
-def _view_change(ctx: _Context) -> Question | None:
+def _view_change(ctx: _PoseContext) -> Question | None:
     for i, j in ctx.pairs():
-        answer = view_change_answer(relative_motion(ctx.views[i].c2w, ctx.views[j].c2w, ctx.up))
+        answer = view_change_answer(relative_motion(ctx.poses[i], ctx.poses[j], ctx.up))
         if answer:
             text = (f"How did the camera move from image {i + 1} to image {j + 1}? Answer with comma-separated "
                     f"key:value pairs relative to the camera of image {i + 1}: move_right, move_left, "
@@ -282,6 +290,8 @@ def _view_change(ctx: _Context) -> Question | None:
     return None
 
 
+_POSE_MAKERS = {"camera_motion": _camera_motion, "view_change": _view_change}
+POSE_CATEGORIES = tuple(_POSE_MAKERS)  # the categories answered from the camera poses alone
 _MAKERS = {
     "camera_motion": _camera_motion, "object_direction": _object_direction,
     "correspondence": _correspondence, "counting": _counting, "depth_distance": _depth_distance,
@@ -297,3 +307,15 @@ def make_question(category: str, scene: Scene, views: Sequence[Render], rng: np.
     if len(views) < 2:
         raise ValueError(f"questions need at least two views, got {len(views)}")
     return _MAKERS[category](_Context(scene, views, rng))
+
+
+def make_pose_question(category: str, c2w: Sequence[np.ndarray], up, rng: np.random.Generator) -> Question | None:
+    """A question of a category in POSE_CATEGORIES about views with camera-to-world poses c2w (metres) in a
+    world whose up is `up`, answered from the poses alone (no scene, no renders); None when the motion
+    does not allow one. Draws from rng as make_question does for the same views."""
+    if category not in _POSE_MAKERS:
+        raise ValueError(f"{category!r} is not a question about poses alone; expected one of "
+                         f"{', '.join(POSE_CATEGORIES)}")
+    if len(c2w) < 2:
+        raise ValueError(f"questions need at least two views, got {len(c2w)}")
+    return _POSE_MAKERS[category](_PoseContext(c2w, up, rng))
