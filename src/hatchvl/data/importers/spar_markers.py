@@ -3,16 +3,12 @@ record and drawn into the stored images as SPAR's own loader draws them (hatchvl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from PIL import Image, ImageDraw
 
 from hatchvl.data.chunks import Skip
 from hatchvl.data.importers.frames import colour_to_depth_pixels
-
-if TYPE_CHECKING:
-    from hatchvl.data.importers.spar import Frame
+from hatchvl.data.importers.spar_frames import Frame
 
 SPAR_MARKER_PX = 20  # SPAR's loader draws points of radius 20 px and boxes 20 px wide on the colour image
 COLOURS = ("red", "blue", "green", "yellow")
