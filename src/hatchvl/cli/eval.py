@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from hatchvl.eval.items import BENCH_NAMES
+from hatchvl.eval.benchmarks.items import BENCH_NAMES
 
 app = typer.Typer(
     help="Evaluate on SPAR-Bench (MV, SI), MindCube-Tiny, MMSI-Bench and the synthetic test split, scored with "

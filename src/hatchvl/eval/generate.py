@@ -23,14 +23,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from hatchvl.eval.benchmarks.items import Benchmark, EvalItem, check_bench
+from hatchvl.eval.benchmarks.readers import read_benchmark
+from hatchvl.eval.benchmarks.sources import open_image
 from hatchvl.eval.blind import blind_items
-from hatchvl.eval.items import Benchmark, EvalItem, check_bench
 from hatchvl.eval.prompts import check_style, item_messages
-from hatchvl.eval.readers import read_benchmark
 from hatchvl.eval.rescore import read_predictions, score_items, summarize
 from hatchvl.eval.results import write_results
 from hatchvl.eval.score import check_viewchg_rule
-from hatchvl.eval.sources import open_image
 from hatchvl.io import read_json, write_json
 from hatchvl.models.generation import generate_texts
 from hatchvl.models.loading import load_model_and_processor

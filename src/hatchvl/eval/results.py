@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from hatchvl.eval.items import BENCH_NAMES, MINDCUBE_SETTINGS, MMSI_GROUPS
+from hatchvl.eval.benchmarks.items import BENCH_NAMES, MINDCUBE_SETTINGS, MMSI_GROUPS
 from hatchvl.io import atomic_write
 
 TITLES = {"spar-mv": "SPAR-Bench-MV", "spar-si": "SPAR-Bench-SI", "mindcube-tiny": "MindCube-Tiny",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hatchvl.data.format import LETTERS, read_manifest, resolve
-from hatchvl.eval.items import HATCH_CHOICE, HATCH_NUMBER, HATCH_VIEW_CHANGE, Benchmark, EvalItem
+from hatchvl.eval.benchmarks.items import HATCH_CHOICE, HATCH_NUMBER, HATCH_VIEW_CHANGE, Benchmark, EvalItem
 
 SPLIT = "test"
 _SCORING = {"choice": HATCH_CHOICE, "number": HATCH_NUMBER, "view_change": HATCH_VIEW_CHANGE}

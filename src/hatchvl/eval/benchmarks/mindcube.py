@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hatchvl.eval.fields import UniqueIds, check_choice
-from hatchvl.eval.items import MINDCUBE_LETTER, MINDCUBE_LETTERS, MINDCUBE_SETTINGS, Benchmark, EvalItem
-from hatchvl.eval.sources import image_file
+from hatchvl.eval.benchmarks.fields import UniqueIds, check_choice
+from hatchvl.eval.benchmarks.items import MINDCUBE_LETTER, MINDCUBE_LETTERS, MINDCUBE_SETTINGS, Benchmark, EvalItem
+from hatchvl.eval.benchmarks.sources import image_file
 
 JSONL_NAME = "MindCube_tinybench.jsonl"
 

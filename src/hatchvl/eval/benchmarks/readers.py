@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hatchvl.eval.items import SPAR_MV_TASKS, SPAR_SI_TASKS, Benchmark, check_bench
-from hatchvl.eval.mindcube import read_mindcube
-from hatchvl.eval.mmsi import read_mmsi
-from hatchvl.eval.spar import read_spar
-from hatchvl.eval.synthetic import read_synthetic
+from hatchvl.eval.benchmarks.items import SPAR_MV_TASKS, SPAR_SI_TASKS, Benchmark, check_bench
+from hatchvl.eval.benchmarks.mindcube import read_mindcube
+from hatchvl.eval.benchmarks.mmsi import read_mmsi
+from hatchvl.eval.benchmarks.spar import read_spar
+from hatchvl.eval.benchmarks.synthetic import read_synthetic
 
 
 def read_benchmark(name: str, path: str | Path, images: bool = True) -> Benchmark:

@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow.parquet as pq
 from PIL import Image
 
-from hatchvl.eval.fields import UniqueIds, require_columns
-from hatchvl.eval.items import (
+from hatchvl.eval.benchmarks.fields import UniqueIds, require_columns
+from hatchvl.eval.benchmarks.items import (
     SPAR_CHOICE,
     SPAR_NUMBER_FIRST,
     SPAR_NUMBER_LAST,
@@ -29,8 +29,8 @@ from hatchvl.eval.items import (
     Benchmark,
     EvalItem,
 )
+from hatchvl.eval.benchmarks.sources import hf_image, parquet_files
 from hatchvl.eval.score import parse_view_change
-from hatchvl.eval.sources import hf_image, parquet_files
 
 COLUMNS = ("id", "task", "question", "answer", "image")
 RGBD_COLUMNS = ("depth", "pose", "intrinsic_color", "intrinsic_depth")

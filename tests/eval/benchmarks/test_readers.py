@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from hatchvl.eval.items import HATCH_CHOICE, HATCH_NUMBER, MMSI_LETTER, SPAR_NUMBER_FIRST, SPAR_NUMBER_LAST
-from hatchvl.eval.readers import read_benchmark
-from hatchvl.eval.sources import open_image
-from hatchvl.eval.spar import depth_unit
+from hatchvl.eval.benchmarks.items import HATCH_CHOICE, HATCH_NUMBER, MMSI_LETTER, SPAR_NUMBER_FIRST, SPAR_NUMBER_LAST
+from hatchvl.eval.benchmarks.readers import read_benchmark
+from hatchvl.eval.benchmarks.sources import open_image
+from hatchvl.eval.benchmarks.spar import depth_unit
 from tests.eval.layouts import (
     mindcube_record,
     mmsi_row,

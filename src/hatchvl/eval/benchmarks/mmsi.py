@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from hatchvl.eval.fields import UniqueIds, check_choice, require_columns
-from hatchvl.eval.items import MMSI_LETTER, MMSI_LETTERS, Benchmark, EvalItem, mmsi_group
-from hatchvl.eval.sources import base64_images, hf_image, parquet_files
+from hatchvl.eval.benchmarks.fields import UniqueIds, check_choice, require_columns
+from hatchvl.eval.benchmarks.items import MMSI_LETTER, MMSI_LETTERS, Benchmark, EvalItem, mmsi_group
+from hatchvl.eval.benchmarks.sources import base64_images, hf_image, parquet_files
 
 PARQUET_COLUMNS = ("id", "images", "question_type", "question", "answer")
 TSV_COLUMNS = ("index", "image", "question", "answer")

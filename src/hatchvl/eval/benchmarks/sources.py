@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from hatchvl.eval.items import ImageSource
+from hatchvl.eval.benchmarks.items import ImageSource
 from hatchvl.io import open_rgb
 
 
