@@ -67,8 +67,8 @@ def eval_probe(
     json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON to this file."),
 ) -> None:
     """Cross-view cell retrieval probe: top-1 accuracy against chance, "same position" and "colour only"."""
-    from hatchvl.eval.probe import format_table, probe_checkpoint
     from hatchvl.io import write_json
+    from hatchvl.objectives.probe import format_table, probe_checkpoint
 
     try:
         result = probe_checkpoint(model, data, split=split, grid=grid, limit=limit, before_merger=before_merger)

@@ -6,6 +6,6 @@ Layout: `benchmarks/` reads the benchmarks: `items` (the EvalItem record and the
 `extract` and `score` (pure functions, one official rule per benchmark), `prompts` (official and hatch
 prompts), `blind` (the blind control), `results` (results.json, results.md, compare), `rescore` (score
 a predictions file), `generate` (run a model) and `sampling` (sampled completions scored by the ActoR
-rewards); `probe` is the PaStA probe. docs/evaluation.md describes the files each
+rewards). The PaStA probe is hatchvl.objectives.probe. docs/evaluation.md describes the files each
 reader expects and the rules implemented.
 """

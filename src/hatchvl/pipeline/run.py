@@ -132,8 +132,8 @@ class Runner:
         spec = self.recipe.eval.get("probe")
         if spec is None or path.is_file():
             return
-        from hatchvl.eval.probe import build_probe_set, run_probe
         from hatchvl.models.loading import load_model_and_processor
+        from hatchvl.objectives.probe import build_probe_set, run_probe
 
         # one probe set (held-out pairs, their S at the stage's tolerances, cell colours) for both models
         probe_set = build_probe_set(self.data_dir, spec.get("split", "test"), opts.grid, spec.get("limit"),

@@ -138,7 +138,7 @@ class ProbeCallback(TrainerCallback):
         self.trainer: Trainer | None = None  # PastaTrainer sets it
 
     def _log(self, model) -> None:
-        from hatchvl.eval.probe import run_probe
+        from hatchvl.objectives.probe import run_probe
 
         result = run_probe(model, self.processor, self.probe_set, self.before_merger)
         should_log = self.trainer.control.should_log  # Trainer.log clears it: keep this step's loss log

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from hatchvl.cli.pasta import eval_probe
 from hatchvl.data.synthetic.synth import SynthConfig, synthesize
-from hatchvl.eval.probe import (
+from hatchvl.models.tiny import init_tiny
+from hatchvl.objectives.probe import (
     build_probe_set,
     cell_colours,
     format_table,
@@ -18,7 +19,6 @@ from hatchvl.eval.probe import (
     score_pairs,
     summarize,
 )
-from hatchvl.models.tiny import init_tiny
 
 N2 = 16
 
