@@ -4,10 +4,9 @@ named by the chain of stages that made them), so the full variant reuses the mai
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
-from hatchvl.data.dataset import atomic_write
+from hatchvl.io import atomic_write, write_json
 from hatchvl.pipeline.recipe import Recipe
 from hatchvl.pipeline.report import eval_results
 from hatchvl.pipeline.run import Runner
@@ -38,7 +37,7 @@ def run_ablation(recipe: Recipe, log: Callable[[str], None] = print) -> dict:
             runner.run_stage(stage, chain[:k])
         runner.evaluate(chain)
         table[variant] = {"chain": chain, "eval": eval_results(runner.layout, chain)}
-    atomic_write(runner.layout.root / "ablation.json", (json.dumps(table, indent=2) + "\n").encode())
+    write_json(runner.layout.root / "ablation.json", table)
     text = ablation_markdown(table)
     atomic_write(runner.layout.root / "ablation.md", text.encode())
     log(text)

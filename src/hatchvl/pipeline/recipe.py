@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from hatchvl.data.synth import SynthConfig
+from hatchvl.data.synthetic.synth import SynthConfig
 from hatchvl.models.tiny import TinySize
 from hatchvl.pipeline.steps import STAGES
 from hatchvl.train.options import GRPOOptions, PastaOptions, SFTOptions, options_from_dict

@@ -10,20 +10,15 @@ before and after GRPO; every stage: wall_s, final_loss),
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from hatchvl.data.dataset import atomic_write
+from hatchvl.io import atomic_write, read_json, write_json
 from hatchvl.objectives.rewards import RewardConfig
 from hatchvl.pipeline.recipe import Layout, Recipe
 
 
-def _read(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def _history(stage_dir: Path) -> list[dict]:
-    record = _read(stage_dir / "stage.json")
+    record = read_json(stage_dir / "stage.json")
     return record["metrics"].get("log_history", []) if record else []
 
 
@@ -44,25 +39,25 @@ def moving_mean(values, window: int) -> list[float]:
 
 def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
     """Gather the numbers of a run from its folders."""
-    timings = _read(layout.root / "timings.json") or {}
+    timings = read_json(layout.root / "timings.json") or {}
     report: dict = {"settings": {"recipe": recipe.source, "name": recipe.name, "seed": recipe.seed,
                                  "data": recipe.data, "model": recipe.model, "stages": recipe.stages,
                                  "eval": recipe.eval},
                     "stages": {}, "eval": {}, "wall_s": timings}
     for k, stage in enumerate(chain):
         folder = layout.stage_dir(chain[: k + 1])
-        metrics = (_read(folder / "stage.json") or {}).get("metrics", {})
+        metrics = (read_json(folder / "stage.json") or {}).get("metrics", {})
         history = metrics.get("log_history", [])
         entry: dict = {"folder": str(folder), "wall_s": timings.get(stage)}
         losses = [h["loss"] for h in history if "loss" in h and "reward" not in h]
         if losses:
             entry["final_loss"] = losses[-1]
-        if stage == "pasta" and (probe := _read(folder / "probe.json")):
+        if stage == "pasta" and (probe := read_json(folder / "probe.json")):
             before, after = probe["before"], probe["after"]
             entry |= {"probe_before": before["top1"], "probe_after": after["top1"], "probe_chance": after["chance"],
                       "probe_same_position": after["same_position"], "probe_colour": after["colour"],
                       "probe_pairs": after["pairs"]}
-        if stage == "actor_sft" and (sampled := _read(folder / "sampling.json")):
+        if stage == "actor_sft" and (sampled := read_json(folder / "sampling.json")):
             entry |= {"format_rate": sampled["format_rate"], "sampled_action_reward": sampled["action_reward"],
                       "sampled_answer_reward": sampled["answer_reward"]}
         if stage == "grpo":
@@ -84,14 +79,14 @@ def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
 def heldout_rewards(grpo_dir: Path, before_dir: Path | None) -> dict:
     """Sampled rewards on the held-out prompts before GRPO (the previous stage's sampling.json) and after it,
     weighted as the GRPO stage weighted them: heldout_{format,action,answer,total}_{before,after}."""
-    record = _read(grpo_dir / "stage.json") or {}
+    record = read_json(grpo_dir / "stage.json") or {}
     options = record.get("options", {})
     default = RewardConfig()
     weights = {"format": options.get("w_format", default.w_format), "action": options.get("w_action", default.w_action),
                "answer": options.get("w_answer", default.w_answer)}
     out: dict = {}
     for when, folder in (("before", before_dir), ("after", grpo_dir)):
-        sampled = _read(folder / "sampling.json") if folder else None
+        sampled = read_json(folder / "sampling.json") if folder else None
         if sampled is None:
             continue
         parts = {"format": sampled["format_rate"], "action": sampled["action_reward"],
@@ -108,7 +103,7 @@ def eval_results(layout: Layout, chain: list[str]) -> dict:
     for folder in sorted(layout.eval_dir(chain).glob("*/results.json")):
         name = folder.parent.name
         bench = name.removesuffix("-blind")
-        result = json.loads(folder.read_text())
+        result = read_json(folder)
         key = "blind_average" if name.endswith("-blind") else "average"
         results.setdefault(bench, {})[key] = result["average"]
         results[bench].setdefault("count", result["count"])
@@ -238,6 +233,6 @@ def markdown(report: dict, plots: list[str]) -> str:
 def write_report(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
     report = collect(recipe, layout, chain)
     plots = plot(report, layout, chain)
-    atomic_write(layout.root / "report.json", (json.dumps(report, indent=2, default=str) + "\n").encode())
+    write_json(layout.root / "report.json", report)
     atomic_write(layout.root / "report.md", markdown(report, plots).encode())
     return report

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hatchvl.data.dataset import atomic_write, read_manifest
+from hatchvl.data.format import read_manifest
+from hatchvl.io import read_json, write_json
 from hatchvl.pipeline.recipe import STAGE_OPTIONS, STAGE_TARGETS, Layout, Recipe
 from hatchvl.pipeline.steps import STAGES, STEPS
 from hatchvl.train.common import is_finished
@@ -34,19 +35,10 @@ def select_steps(steps: list[str] | None, start: str | None) -> list[str]:
     return list(STEPS[STEPS.index(start):]) if start else list(STEPS)
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, (json.dumps(data, indent=2, default=str) + "\n").encode())
-
-
-def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def check_same_options(stage: str, opts) -> None:
     """A finished (or half-run) stage folder must have been made with these options: a recipe edited after
     a stage ran would otherwise be silently ignored."""
-    recorded = _read_json(Path(opts.out) / "stage.json")
+    recorded = read_json(Path(opts.out) / "stage.json")
     if recorded is None:
         return
     now = json.loads(json.dumps(dataclasses.asdict(opts), default=str))
@@ -73,7 +65,7 @@ class Runner:
         if self.recipe.data.get("path"):
             read_manifest(self.data_dir, "train")  # fail early on a bad dataset
             return
-        from hatchvl.data.synth import SynthConfig, synthesize
+        from hatchvl.data.synthetic.synth import SynthConfig, synthesize
 
         synth = dict(self.recipe.data["synth"])
         workers = synth.pop("workers", 1)
@@ -140,8 +132,8 @@ class Runner:
         spec = self.recipe.eval.get("probe")
         if spec is None or path.is_file():
             return
-        from hatchvl.eval.probe import build_probe_set, run_probe
         from hatchvl.models.loading import load_model_and_processor
+        from hatchvl.objectives.probe import build_probe_set, run_probe
 
         # one probe set (held-out pairs, their S at the stage's tolerances, cell colours) for both models
         probe_set = build_probe_set(self.data_dir, spec.get("split", "test"), opts.grid, spec.get("limit"),
@@ -150,7 +142,7 @@ class Runner:
             run_probe(*load_model_and_processor(model, dtype="float32"), probe_set, opts.before_merger).as_dict()
             for model in (opts.model, Path(opts.out) / "model")
         )
-        _write_json(path, {"before": before, "after": after})
+        write_json(path, {"before": before, "after": after})
         self.log(f"   probe top-1 {before['top1']:.3f} -> {after['top1']:.3f} (chance {after['chance']:.3f}, "
                  f"same position {after['same_position']:.3f}, colour {after['colour']:.3f})")
 
@@ -168,7 +160,7 @@ class Runner:
         result = sample_rewards(model, processor, self.data_dir, split=spec.get("split", "val"),
                                 limit=spec.get("limit", 64), temperature=spec.get("temperature", 1.0),
                                 max_new_tokens=spec.get("max_new_tokens", 256), seed=self.recipe.seed)
-        _write_json(path, result.as_dict())
+        write_json(path, result.as_dict())
         self.log(f"   sampled format compliance {result.format_rate:.1%} at temperature {result.temperature}, "
                  f"action reward {result.action_reward:.3f}, answer reward {result.answer_reward:.3f}")
 
@@ -189,7 +181,7 @@ class Runner:
             for blind in (False, True) if blind_too else (False,):
                 name = bench + ("-blind" if blind else "")
                 out = self.layout.eval_dir(chain) / name
-                found = _read_json(out / "results.json")
+                found = read_json(out / "results.json")
                 if found is None:  # an interrupted run resumes from its predictions.jsonl
                     found = run_bench(BenchOptions(model=model, bench=bench, data=data, out=str(out), blind=blind,
                                                    seed=self.recipe.seed, label=self.layout.chain_name(chain),
@@ -201,7 +193,7 @@ class Runner:
     # --- the whole recipe -------------------------------------------------------------------------
     def run(self, steps: list[str]) -> list[str]:
         """Run the selected steps in order; returns the chain of enabled training stages."""
-        timings = _read_json(self.layout.root / TIMINGS) or {}
+        timings = read_json(self.layout.root / TIMINGS) or {}
         chain: list[str] = []
         for step in STEPS:
             if step in STAGES:
@@ -219,7 +211,7 @@ class Runner:
                     self.run_stage(step, chain)
                 # summed over attempts: a resumed stage adds the time of its second part
                 timings[step] = round(timings.get(step, 0.0) + time.perf_counter() - started, 1)
-                _write_json(self.layout.root / TIMINGS, timings)
+                write_json(self.layout.root / TIMINGS, timings)
             if step in STAGES:
                 chain.append(step)
         return chain
