@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fixture writ
 
 from tests.data.real_layouts import render_frames, spar_record, write_spar_jsonl, write_spar_scene  # noqa: E402
 
-from hatchvl.data.render import render  # noqa: E402
-from hatchvl.data.scene import make_scene, sample_cameras  # noqa: E402
-from hatchvl.data.spar import import_spar  # noqa: E402
+from hatchvl.data.importers.spar import import_spar  # noqa: E402
+from hatchvl.data.synthetic.render import render  # noqa: E402
+from hatchvl.data.synthetic.scene import make_scene, sample_cameras  # noqa: E402
 from hatchvl.geometry.camera import intrinsics_from_fov  # noqa: E402
 from hatchvl.geometry.overlap import symmetric_overlaps  # noqa: E402
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hatchvl.data.synth import SynthConfig, synthesize
+from hatchvl.data.synthetic.synth import SynthConfig, synthesize
 from hatchvl.models.backbone import token_grids
 from hatchvl.models.tiny import TinySize, byte_tokenizer, tiny_model, tiny_processor
 from hatchvl.objectives.pasta import pasta_loss, pool_cells

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hatchvl.data.render import Photometric, render
-from hatchvl.data.scene import make_scene, sample_cameras
-from hatchvl.data.synth import SynthConfig, synthesize
+from hatchvl.data.synthetic.render import Photometric, render
+from hatchvl.data.synthetic.scene import make_scene, sample_cameras
+from hatchvl.data.synthetic.synth import SynthConfig, synthesize
 from hatchvl.geometry.camera import intrinsics_from_fov
 
 SIZE = 224

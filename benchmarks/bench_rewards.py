@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from hatchvl.data.dataset import Sample
+from hatchvl.data.format import Sample
 from hatchvl.geometry.actions_text import PairActions, format_actions
 from hatchvl.geometry.camera import pose_from_heading
 from hatchvl.geometry.motion import Action, actions_from_poses, all_pairs

@@ -4,8 +4,8 @@ import functools
 
 import pytest
 
-from hatchvl.data.dataset import SPLITS, read_manifest
-from hatchvl.data.synth import SynthConfig, synthesize
+from hatchvl.data.format import SPLITS, read_manifest
+from hatchvl.data.synthetic.synth import SynthConfig, synthesize
 
 SESSION_CONFIG = SynthConfig(scenes=130, seed=7, size=64, samples_per_scene=12)
 

@@ -1,4 +1,4 @@
-"""A scalar ray caster written independently of hatchvl.data.render, as the tests' ground truth.
+"""A scalar ray caster written independently of hatchvl.data.synthetic.render, as the tests' ground truth.
 
 One ray at a time, plain quadratics and slabs; instance ids follow the renderer's convention (object k
 is k + 1; room surfaces FLOOR, CEILING, then the walls x = 0, x = sx, y = 0, y = sy as -1 ... -6).

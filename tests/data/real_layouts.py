@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hatchvl.data.render import render
-from hatchvl.data.scene import make_scene, sample_cameras
+from hatchvl.data.synthetic.render import render
+from hatchvl.data.synthetic.scene import make_scene, sample_cameras
 from hatchvl.geometry.camera import intrinsics_from_fov, invert_pose
 
 COLOUR_HW = (72, 96)

@@ -19,7 +19,7 @@ import datasets
 import numpy as np
 from PIL import Image
 
-from hatchvl.data.dataset import Sample, write_manifest
+from hatchvl.data.format import Sample, write_manifest
 
 
 def png_bytes(seed: int = 0, size: int = 8) -> bytes:

@@ -1,7 +1,7 @@
 """The blind control's image swap."""
 
+from hatchvl.eval.benchmarks.items import MMSI_LETTER, EvalItem
 from hatchvl.eval.blind import blind_items
-from hatchvl.eval.items import MMSI_LETTER, EvalItem
 
 
 def _item(k, views):

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hatchvl.eval.benchmarks.items import HATCH_CHOICE, MMSI_LETTER, SPAR_CHOICE, SPAR_NUMBER_FIRST, SPAR_NUMBER_LAST
 from hatchvl.eval.extract import answer_text, extract, mindcube_letter, mmsi_letter, spar_number
-from hatchvl.eval.items import HATCH_CHOICE, MMSI_LETTER, SPAR_CHOICE, SPAR_NUMBER_FIRST, SPAR_NUMBER_LAST
 
 COT = ("Looking at image 1, the lamp stands left of the sofa. In image 2 the camera turned right, "
        "so the plant is now on the left.\nTherefore, the answer is B")

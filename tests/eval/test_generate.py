@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from hatchvl.cli.eval import app
+from hatchvl.eval.benchmarks.items import EvalItem
+from hatchvl.eval.benchmarks.readers import read_benchmark
 from hatchvl.eval.generate import drop_unfinished_line, generate_batch
-from hatchvl.eval.items import EvalItem
 from hatchvl.eval.prompts import item_messages, official_text
-from hatchvl.eval.readers import read_benchmark
 from hatchvl.models.loading import load_model_and_processor
 from hatchvl.models.tiny import init_tiny
 from hatchvl.objectives.prompts import prompt_messages

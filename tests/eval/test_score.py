@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hatchvl.eval.extract import extract
-from hatchvl.eval.items import (
+from hatchvl.eval.benchmarks.items import (
     HATCH_NUMBER,
     MINDCUBE_LETTER,
     MMSI_LETTER,
@@ -14,6 +13,7 @@ from hatchvl.eval.items import (
     SPAR_NUMBER_LAST,
     SPAR_SI_TASKS,
 )
+from hatchvl.eval.extract import extract
 from hatchvl.eval.score import (
     aggregate,
     item_score,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hatchvl.data.synth import SynthConfig, synthesize
+from hatchvl.data.synthetic.synth import SynthConfig, synthesize
 from hatchvl.models.tiny import init_tiny
 
 

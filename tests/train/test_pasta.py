@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from hatchvl.cli.main import app
 from hatchvl.config import build
-from hatchvl.data.dataset import encode_sample, read_manifest
+from hatchvl.data.format import encode_sample, read_manifest
 from hatchvl.data.supervision import BadSampleError, check_bad, load_supervision
-from hatchvl.data.synth import SynthConfig, synthesize
+from hatchvl.data.synthetic.synth import SynthConfig, synthesize
 from hatchvl.geometry.overlap import symmetric_overlap
 from hatchvl.models.backbone import vision_tower
 from hatchvl.models.loading import SUPPORTED_FAMILIES, load_model_and_processor

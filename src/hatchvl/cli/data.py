@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hatchvl.cli.errors import ReportingGroup
-from hatchvl.data.synth import SynthConfig, synthesize
+from hatchvl.data.synthetic.synth import SynthConfig, synthesize
 
 app = typer.Typer(help="Build and inspect datasets in the hatchvl dataset format.", cls=ReportingGroup,
                   no_args_is_help=True)
@@ -72,7 +72,7 @@ def show(
     grid: int = typer.Option(4, "--grid", help="PaStA grid n of the overlap colours."),
 ) -> None:
     """Draw one sample: views with PaStA overlap colours, top-down map, question and answer."""
-    from hatchvl.data.show import show_sample  # matplotlib: only when drawing
+    from hatchvl.data.synthetic.show import show_sample  # matplotlib: only when drawing
 
     show_sample(dataset, index, out, split=split, grid=grid)
     typer.echo(f"wrote {out}")
@@ -103,8 +103,8 @@ def import_spar_command(
     workers: int = typer.Option(1, "--workers", help="Processes importing chunks in parallel."),
 ) -> None:
     """Import SPAR-7M-RGBD multi-view records (resumable; skips are counted in import_report.json)."""
-    from hatchvl.data.importing import format_report
-    from hatchvl.data.spar import import_spar
+    from hatchvl.data.chunks import format_report
+    from hatchvl.data.importers.spar import import_spar
 
     report = import_spar(
         root, out, sources=tuple(s for s in sources.split(",") if s),
@@ -132,8 +132,8 @@ def import_scannet_command(
     workers: int = typer.Option(1, "--workers", help="Processes importing scenes in parallel."),
 ) -> None:
     """Sample overlapping view pairs/triples from ScanNet scenes (resumable; skips counted)."""
-    from hatchvl.data.importing import format_report
-    from hatchvl.data.scannet import import_scannet
+    from hatchvl.data.chunks import format_report
+    from hatchvl.data.importers.scannet import import_scannet
 
     report = import_scannet(
         root, out, pairs_per_scene=pairs_per_scene, overlap=_range(overlap, float, "--overlap"),

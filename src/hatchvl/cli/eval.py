@@ -6,13 +6,12 @@ The library is imported inside each command so that `--help` stays fast.
 from __future__ import annotations
 
 import enum
-import json
 from pathlib import Path
 
 import typer
 
 from hatchvl.cli.errors import ReportingGroup
-from hatchvl.eval.items import BENCH_NAMES
+from hatchvl.eval.benchmarks.items import BENCH_NAMES
 
 app = typer.Typer(
     help="Evaluate on SPAR-Bench (MV, SI), MindCube-Tiny, MMSI-Bench and the synthetic test split, scored with "
@@ -119,10 +118,10 @@ def probe(
     json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON to this file."),
 ) -> None:
     """Cross-view cell retrieval probe: top-1 accuracy against chance, "same position" and "colour only"."""
-    from hatchvl.data.dataset import atomic_write
-    from hatchvl.eval.probe import format_table, probe_checkpoint
+    from hatchvl.io import write_json
+    from hatchvl.objectives.probe import format_table, probe_checkpoint
 
     result = probe_checkpoint(model, data, split=split, grid=grid, limit=limit, before_merger=before_merger)
     typer.echo(format_table(result))
     if json_out is not None:
-        atomic_write(json_out, (json.dumps(result.as_dict(), indent=2) + "\n").encode())
+        write_json(json_out, result.as_dict())

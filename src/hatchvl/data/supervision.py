@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hatchvl.data.dataset import Sample, atomic_write, load_depth, manifest_path, read_manifest, resolve
+from hatchvl.data.format import Sample, load_depth, manifest_path, read_manifest, resolve
 from hatchvl.geometry.camera import scale_intrinsics
 from hatchvl.geometry.motion import all_pairs
 from hatchvl.geometry.overlap import GeoView, sample_overlaps
+from hatchvl.io import atomic_write, read_json
 
 CACHE_VERSION = 1
 _CHUNK = 256  # pairs per call of symmetric_overlaps
@@ -114,7 +115,7 @@ def stored_overlaps(root: str | Path, samples: Sequence[Sample], grid: int, tol_
     """The S an importer stored with the dataset (`overlaps/<scene_id>/<id>.npy`, described under
     `overlaps` in dataset.json), for the samples that have one, when its grid and tolerances match."""
     info_file = Path(root) / "dataset.json"
-    info = json.loads(info_file.read_text()).get("overlaps") if info_file.is_file() else None
+    info = (read_json(info_file) or {}).get("overlaps")
     if not info or (info.get("grid"), info.get("tol_abs"), info.get("tol_rel")) != (grid, tol_abs, tol_rel):
         return {}
     found = {}

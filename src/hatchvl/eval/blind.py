@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hatchvl.eval.items import EvalItem
+from hatchvl.eval.benchmarks.items import EvalItem
 
 
 def blind_items(items: Sequence[EvalItem], seed: int = 0) -> tuple[list[EvalItem], int]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from hatchvl.eval.items import (
+from hatchvl.eval.benchmarks.items import (
     HATCH_CHOICE,
     HATCH_NUMBER,
     HATCH_VIEW_CHANGE,

@@ -23,14 +23,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from hatchvl.eval.benchmarks.items import Benchmark, EvalItem, check_bench
+from hatchvl.eval.benchmarks.readers import read_benchmark
+from hatchvl.eval.benchmarks.sources import open_image
 from hatchvl.eval.blind import blind_items
-from hatchvl.eval.items import Benchmark, EvalItem, check_bench
 from hatchvl.eval.prompts import check_style, item_messages
-from hatchvl.eval.readers import read_benchmark
 from hatchvl.eval.rescore import read_predictions, score_items, summarize
 from hatchvl.eval.results import write_results
 from hatchvl.eval.score import check_viewchg_rule
-from hatchvl.eval.sources import open_image
+from hatchvl.io import read_json, write_json
 from hatchvl.models.generation import generate_texts
 from hatchvl.models.loading import load_model_and_processor
 
@@ -112,14 +113,14 @@ def drop_unfinished_line(path: Path) -> bool:
 
 def _check_run(out: Path, settings: dict) -> None:
     path = out / RUN_FILE
-    if path.is_file():
-        before = json.loads(path.read_text())
+    before = read_json(path)
+    if before is not None:
         changed = ", ".join(f"{k}: {before.get(k)!r}" for k in settings if before.get(k) != settings[k])
         if changed:
             raise ValueError(f"{out} holds a run with other settings ({changed}); resume with the same settings "
                              "or choose another --out")
     else:
-        path.write_text(json.dumps(settings, indent=2) + "\n")
+        write_json(path, settings)
 
 
 def _distributed() -> tuple[int, int]:

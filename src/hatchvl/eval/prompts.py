@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from hatchvl.eval.items import (
+from hatchvl.eval.benchmarks.items import (
     MINDCUBE_LETTER,
     MMSI_LETTER,
     SPAR_BOX_TASKS,

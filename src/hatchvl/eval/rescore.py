@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hatchvl.eval.benchmarks.items import Benchmark, EvalItem
+from hatchvl.eval.benchmarks.readers import read_benchmark
 from hatchvl.eval.extract import extract
-from hatchvl.eval.items import Benchmark, EvalItem
-from hatchvl.eval.readers import read_benchmark
 from hatchvl.eval.results import write_results
 from hatchvl.eval.score import aggregate, check_viewchg_rule, item_score
 

@@ -11,8 +11,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from hatchvl.data.dataset import atomic_write
-from hatchvl.eval.items import BENCH_NAMES, MINDCUBE_SETTINGS, MMSI_GROUPS
+from hatchvl.eval.benchmarks.items import BENCH_NAMES, MINDCUBE_SETTINGS, MMSI_GROUPS
+from hatchvl.io import atomic_write, read_json
 
 TITLES = {"spar-mv": "SPAR-Bench-MV", "spar-si": "SPAR-Bench-SI", "mindcube-tiny": "MindCube-Tiny",
           "mmsi": "MMSI-Bench", "synthetic": "synthetic test split"}
@@ -96,7 +96,7 @@ def load_results(directory: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: no results.json (not a result folder)")
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
+        results = read_json(path)
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(results, dict) or results.get("bench") not in BENCH_NAMES or "label" not in results:

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image
 
-from hatchvl.data.dataset import read_manifest, resolve
+from hatchvl.data.format import read_manifest, resolve
+from hatchvl.io import open_rgb
 from hatchvl.models.generation import generate_texts
 from hatchvl.objectives.prompts import prompt_messages
 from hatchvl.objectives.rewards import action_reward, answer_reward, format_reward, reward_target
@@ -40,7 +40,7 @@ def sample_rewards(model, processor, data: str | Path, split: str = "val", limit
     outputs: list[str] = []
     for start in range(0, len(samples), batch_size):
         batch = samples[start: start + batch_size]
-        images = [[Image.open(resolve(data, p)).convert("RGB") for p in s.images] for s in batch]
+        images = [[open_rgb(resolve(data, p)) for p in s.images] for s in batch]
         conversations = [prompt_messages(s, "action_answer") for s in batch]
         outputs += generate_texts(model, processor, conversations, images, max_new_tokens, temperature)
     targets = [reward_target(s) for s in samples]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hatchvl.eval.items import (
+from hatchvl.eval.benchmarks.items import (
     HATCH_CHOICE,
     HATCH_NUMBER,
     HATCH_VIEW_CHANGE,

@@ -26,6 +26,8 @@ from transformers import (
     Qwen3VLProcessor,
 )
 
+from hatchvl.io import read_json
+
 
 def _image_only(stock: type[ProcessorMixin]) -> type[ProcessorMixin]:
     """`stock` without a video processor; same class name, so what it saves is the stock layout."""
@@ -79,7 +81,7 @@ def _read_local_config(path: Path) -> dict:
             "preprocessor_config.json)"
         )
     try:
-        config = json.loads(config_file.read_text())
+        config = read_json(config_file)
     except json.JSONDecodeError as err:
         raise ValueError(f"path_or_id {str(path)!r}: config.json is not valid JSON ({err})") from err
     if not isinstance(config, dict):

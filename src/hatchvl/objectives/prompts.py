@@ -14,7 +14,7 @@ Images themselves travel beside the messages, in order.
 
 from __future__ import annotations
 
-from hatchvl.data.dataset import LETTERS, Sample
+from hatchvl.data.format import LETTERS, Sample
 from hatchvl.geometry.actions_text import format_actions
 
 STYLES = ("answer", "action_answer")

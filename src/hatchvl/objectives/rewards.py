@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from hatchvl.data.dataset import Sample
+from hatchvl.data.format import Sample
 from hatchvl.geometry.actions_text import ParsedActions, parse_actions
 from hatchvl.geometry.motion import Motion, all_pairs, compose_actions, invert_motion, motion_error, relative_motion
 from hatchvl.objectives.answers import ANSWER_TYPES, answer_score

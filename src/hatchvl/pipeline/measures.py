@@ -21,7 +21,7 @@ def measure_probe(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], Non
     spec = recipe.eval.probe
     if spec is None or path.is_file():
         return
-    from hatchvl.eval.probe import build_probe_set, run_probe
+    from hatchvl.objectives.probe import build_probe_set, run_probe
     from hatchvl.models.loading import load_model_and_processor
 
     # one probe set (held-out pairs, their S at the stage's tolerances, cell colours) for both models

@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from hatchvl.config import ConfigError, build, set_dotted
-from hatchvl.data.synth import SynthConfig
+from hatchvl.data.synthetic.synth import SynthConfig
 from hatchvl.models.tiny import TinySize
 from hatchvl.pipeline.stages import STAGE_NAMES, STAGES
 from hatchvl.train.common import final_model_dir

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hatchvl.config import build
-from hatchvl.data.dataset import read_manifest
+from hatchvl.data.format import read_manifest
 from hatchvl.io import read_json, write_json
 from hatchvl.pipeline.measures import MEASURES
 from hatchvl.pipeline.recipe import Layout, Recipe
@@ -67,7 +67,7 @@ class Runner:
         if self.recipe.data.path:
             read_manifest(self.data_dir, "train")  # fail early on a bad dataset
             return
-        from hatchvl.data.synth import synthesize
+        from hatchvl.data.synthetic.synth import synthesize
 
         synth = self.recipe.data.synth
         synthesize(self.data_dir, synth.config(), workers=synth.workers, progress=True)

@@ -11,12 +11,11 @@ A stage folder holds:
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hatchvl.data.dataset import atomic_write
+from hatchvl.io import read_json, write_json
 
 if TYPE_CHECKING:  # transformers is imported where a stage runs, not when the CLI starts
     from transformers import PreTrainedModel, ProcessorMixin
@@ -60,7 +59,7 @@ def checkpoint_weight_files(checkpoint: str | Path) -> list[Path]:
     folder = Path(checkpoint)
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        return [folder / name for name in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+        return [folder / name for name in sorted(set(read_json(index)["weight_map"].values()))]
     return [folder / "model.safetensors"] if (folder / "model.safetensors").is_file() else []
 
 
@@ -156,7 +155,7 @@ def save_final(model: PreTrainedModel, processor: ProcessorMixin, out: str | Pat
 def finish(out: str | Path, options, metrics: dict) -> None:
     """Mark the stage finished: stage.json with the options used and the metrics, written atomically."""
     record = {"options": asdict(options), "metrics": metrics}
-    atomic_write(stage_marker(out), (json.dumps(record, indent=2, default=str) + "\n").encode())
+    write_json(stage_marker(out), record)
 
 
 def train_and_finish(trainer, processor: ProcessorMixin, options, info: dict) -> dict:

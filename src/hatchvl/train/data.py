@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from datasets import Dataset, Image, List
 
-from hatchvl.data.dataset import Sample, read_manifest, resolve
+from hatchvl.data.format import Sample, read_manifest, resolve
 from hatchvl.objectives.prompts import completion_messages, prompt_messages
 
 

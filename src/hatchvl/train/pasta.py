@@ -9,7 +9,7 @@ launcher puts around the model (DDP, DeepSpeed, FSDP) sees the forward it synchr
 the stock forward is restored afterwards, and checkpoints are ordinary Hugging Face checkpoints.
 
 Supervision S comes from the dataset's geometry (`data.supervision.load_supervision`), computed once and
-cached in the stage folder. With `probe_every` > 0 the cross-view retrieval probe (`eval.probe`) on a
+cached in the stage folder. With `probe_every` > 0 the cross-view retrieval probe (`objectives.probe`) on a
 held-out split goes to TensorBoard (`probe/top1`, ...) at the start and every `probe_every` steps.
 
 The options (`PastaOptions`) live in `train.options`, which the command line reads without torch.
@@ -86,7 +86,7 @@ def run_pasta(opts: PastaOptions, callbacks: list | None = None) -> dict:
 
 
 def _probe_set(opts: PastaOptions):
-    from hatchvl.eval.probe import build_probe_set
+    from hatchvl.objectives.probe import build_probe_set
 
     return build_probe_set(opts.data, opts.probe_split, opts.grid, opts.probe_limit or None, opts.tol_abs,
                            opts.tol_rel, cache_dir=opts.out)

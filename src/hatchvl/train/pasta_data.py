@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from transformers import PreTrainedModel, Trainer, TrainerCallback
 
-from hatchvl.data.dataset import Sample, resolve
+from hatchvl.data.format import Sample, resolve
 from hatchvl.data.supervision import Supervision
 from hatchvl.geometry.motion import all_pairs
+from hatchvl.io import open_rgb
 from hatchvl.models.backbone import vision_tower
 from hatchvl.objectives.pasta import cell_features, pasta_loss
 from hatchvl.train.common import RenamedCheckpointResume
@@ -59,7 +59,7 @@ class PastaCollator:
         images, pair_x, pair_y, S, weights = [], [], [], [], []
         for item in items:
             offset = len(images)
-            images.extend(_rgb(p) for p in item["images"])
+            images.extend(open_rgb(p) for p in item["images"])
             pairs = all_pairs(len(item["images"]))
             pair_x += [offset + i for i, _ in pairs]
             pair_y += [offset + j for _, j in pairs]
@@ -74,11 +74,6 @@ class PastaCollator:
             "S": torch.cat(S),
             "pair_weight": torch.tensor(weights),
         }
-
-
-def _rgb(path: str) -> Image.Image:
-    with Image.open(path) as image:
-        return image.convert("RGB")
 
 
 def train_vision_only(model: PreTrainedModel, before_merger: bool = False) -> int:
@@ -143,7 +138,7 @@ class ProbeCallback(TrainerCallback):
         self.trainer: Trainer | None = None  # PastaTrainer sets it
 
     def _log(self, model) -> None:
-        from hatchvl.eval.probe import run_probe
+        from hatchvl.objectives.probe import run_probe
 
         result = run_probe(model, self.processor, self.probe_set, self.before_merger)
         should_log = self.trainer.control.should_log  # Trainer.log clears it: keep this step's loss log

@@ -1,0 +1,95 @@
+"""SPAR-7M records' conversations -> question, options, answer and answer type (hatchvl.data.importers.spar)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from hatchvl.data.chunks import Skip
+from hatchvl.data.format import LETTERS, VIEW_CHANGE_KEYS
+
+NUMERIC_TASKS = ("depth_prediction", "distance_prediction")
+
+_OPTION = re.compile(r"^\s*\(?([A-J])[.):]\s*(.*?)\s*$")
+_INLINE_OPTION = re.compile(r"(?:^|(?<=\s))\(?([A-J])[.)]\s+")
+_LETTER = re.compile(r"^\s*\(?([A-J])\)?(?:[.):]|\s|$)")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_VIEW_PART = re.compile(r"^([a-z_]+):(-?\d+(?:\.\d+)?)[a-z°]*$")
+_OPPOSITE = {"move_right": "move_left", "move_forward": "move_backward", "move_up": "move_down",
+             "rotate_right": "rotate_left", "rotate_up": "rotate_down"}
+_OPPOSITE.update({v: k for k, v in list(_OPPOSITE.items())})
+
+
+def split_options(text: str) -> tuple[str, tuple[str, ...]]:
+    """(question without its options, options) of a question that lists options A, B, ... on their own
+    lines ("A. text", "(B) text", "C: text") or inline ("... A. x B. y C. z"). No options: (text, ())."""
+    lines = text.split("\n")
+    for start, line in enumerate(lines):
+        m = _OPTION.match(line)
+        if m and m.group(1) == "A":
+            options, end = [], start
+            while end < len(lines) and (m := _OPTION.match(lines[end])) and m.group(1) == LETTERS[len(options)]:
+                options.append(m.group(2))
+                end += 1
+            if len(options) >= 2:
+                rest = [s for s in lines[:start] + lines[end:] if s.strip()]
+                return "\n".join(rest).strip(), tuple(options)
+    marks = list(_INLINE_OPTION.finditer(text))
+    starts = [k for k, m in enumerate(marks) if m.group(1) == "A"]
+    for k in reversed(starts):
+        run = [marks[k]]
+        for m in marks[k + 1:]:
+            if m.group(1) == LETTERS[len(run)]:
+                run.append(m)
+        if len(run) >= 2:
+            bounds = [m.start() for m in run[1:]] + [len(text)]
+            options = [text[m.end():b].strip().rstrip(",;").strip() for m, b in zip(run, bounds, strict=True)]
+            return text[: run[0].start()].strip(), tuple(options)
+    return text.strip(), ()
+
+
+def view_change_answer(text: str) -> str:
+    """SPAR's `key:value,...` normalised to the dataset's form: no spaces or units, negative values
+    turned into the opposite key, zero values left out. Skip('unparsed_answer') when it is not one."""
+    parts = []
+    for part in re.sub(r"\s+", "", text.strip().lower()).strip(".").split(","):
+        m = _VIEW_PART.match(part)
+        if not m or m.group(1) not in VIEW_CHANGE_KEYS:
+            raise Skip("unparsed_answer", f"view change {text!r}")
+        key, value = m.group(1), m.group(2)
+        if value.startswith("-"):
+            key, value = _OPPOSITE[key], value[1:]
+        if float(value) > 0:
+            parts.append(f"{key}:{value}")
+    if not parts:
+        raise Skip("unparsed_answer", f"view change without motion {text!r}")
+    return ",".join(parts)
+
+
+def parse_conversation(task: str, human: str, gpt: str) -> tuple[str, tuple[str, ...], str, str]:
+    """(question, options, answer, answer_type) of a SPAR record's first exchange.
+
+    `<image>` placeholders are removed. view_change_infer -> view_change; a letter answer with options in
+    the question -> choice; yes / no -> choice between Yes and No; an answer equal to an option's text ->
+    choice; one number (depth and distance tasks) -> number. Anything else is Skip('unparsed_answer').
+    """
+    question = re.sub(r"[ \t]*<image>[ \t]*\n?", "", human).strip()
+    answer = gpt.strip()
+    if task == "view_change_infer":
+        return question, (), view_change_answer(answer), "view_change"
+    if not task.startswith(NUMERIC_TASKS):
+        stem, options = split_options(question)
+        letter = _LETTER.match(answer)
+        if options and letter and LETTERS.index(letter.group(1)) < len(options) and len(set(options)) == len(options):
+            return stem, options, letter.group(1), "choice"
+        lowered = [o.lower().rstrip(".") for o in options]
+        if answer.lower().rstrip(".") in lowered and len(set(lowered)) == len(lowered):
+            return stem, options, LETTERS[lowered.index(answer.lower().rstrip("."))], "choice"
+        if not options and answer.lower().rstrip(".") in ("yes", "no"):
+            return question, ("Yes", "No"), "A" if answer.lower().startswith("y") else "B", "choice"
+        if options:
+            raise Skip("unparsed_answer", f"{task}: answer {answer!r} is not one of {len(options)} options")
+    numbers = _NUMBER.findall(answer)
+    if len(numbers) == 1 and math.isfinite(float(numbers[0])):
+        return question, (), numbers[0].lstrip("-") if task.startswith(NUMERIC_TASKS) else numbers[0], "number"
+    raise Skip("unparsed_answer", f"{task}: answer {answer[:80]!r}")
