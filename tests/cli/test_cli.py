@@ -69,6 +69,17 @@ def test_a_training_stage_reports_an_error_of_its_run(tmp_path):
     assert result.exit_code == 2 and result.stderr.startswith("Error: ") and "not found" in result.stderr
 
 
+def test_pipeline_takes_dotted_overrides_and_names_a_wrong_key(tmp_path):
+    from pathlib import Path
+
+    recipe = Path(__file__).parents[2] / "configs" / "tiny-cpu.yaml"
+    result = runner.invoke(app, ["pipeline", str(recipe), "stages.grpo.lr=1e-4", "--run-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "Error: stages.grpo: unknown key 'lr'" in result.stderr, result.stderr
+    result = runner.invoke(app, ["pipeline", str(recipe), "data.synth.size=8", "--run-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "size 8 is too small" in result.stderr, result.stderr
+    assert not any(tmp_path.iterdir())  # refused before any work started
+
+
 def test_the_installed_command_prints_no_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "hatchvl.cli.main", "train", "sft", "--model", "m", "--data", "d",
                              "--out", str(tmp_path), "seed=1"], capture_output=True, text=True)

@@ -8,7 +8,7 @@ import yaml
 
 from hatchvl.pipeline.ablate import run_ablation
 from hatchvl.pipeline.recipe import load_recipe
-from hatchvl.pipeline.report import heldout_rewards
+from hatchvl.pipeline.summaries import heldout_rewards
 from hatchvl.pipeline.run import run_pipeline
 
 MICRO = {

@@ -39,7 +39,7 @@ from hatchvl.train.common import final_model_dir
 PIPELINE_FIXED = ("model", "data", "out")  # options every stage gets from the pipeline, never from a recipe
 
 
-@dataclass
+@dataclass(frozen=True)
 class SynthSpec(SynthConfig):
     """The synthetic generator's settings (`hatchvl data synth`); seed defaults to the recipe's."""
 
