@@ -8,8 +8,8 @@ import yaml
 
 from hatchvl.pipeline.ablate import run_ablation
 from hatchvl.pipeline.recipe import load_recipe
-from hatchvl.pipeline.summaries import heldout_rewards
 from hatchvl.pipeline.run import run_pipeline
+from hatchvl.pipeline.summaries import heldout_rewards
 
 MICRO = {
     "name": "micro", "seed": 0,

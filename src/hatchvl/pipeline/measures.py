@@ -21,8 +21,8 @@ def measure_probe(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], Non
     spec = recipe.eval.probe
     if spec is None or path.is_file():
         return
-    from hatchvl.objectives.probe import build_probe_set, run_probe
     from hatchvl.models.loading import load_model_and_processor
+    from hatchvl.objectives.probe import build_probe_set, run_probe
 
     # one probe set (held-out pairs, their S at the stage's tolerances, cell colours) for both models
     probe_set = build_probe_set(data_dir, spec.split, opts.grid, spec.limit, opts.tol_abs, opts.tol_rel,
