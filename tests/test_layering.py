@@ -2,8 +2,7 @@
 modules import each other in a cycle.
 
 Layers, lowest first: {io, config, stats} < geometry < data < models < objectives < {train, eval} < pipeline
-< cli. Every
-import statement counts, also those inside functions and under `if TYPE_CHECKING:`. `from pkg import name`
+< cli. Every import statement counts, also those inside functions and under `if TYPE_CHECKING:`. `from pkg import name`
 is an edge to the submodule pkg.name when there is one, else to pkg itself (its `__init__`), so a
 package's re-exports take part in the cycle check. The implicit import of a module's parent packages
 is left out: a package `__init__` that imports its own submodules is Python's ordinary layout.
