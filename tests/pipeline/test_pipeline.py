@@ -22,7 +22,7 @@ MICRO = {
         "grpo": {"max_steps": 2, "batch_size": 2, "num_generations": 2, "max_completion_length": 8,
                  "limit": 3, "dtype": "float32"},
     },
-    "eval": {"probe": {"split": "test", "limit": 4}, "sampling": {"split": "val", "limit": 2, "max_new_tokens": 12},
+    "eval": {"probe": {"split": "test", "limit": 4}, "sampling": {"split": "val", "limit": 3, "max_new_tokens": 12},
              "benchmarks": [{"bench": "synthetic", "limit": 3, "max_new_tokens": 8}]},
 }
 
@@ -52,15 +52,22 @@ def test_report_has_every_number(finished_run):
     cold = on_disk["stages"]["actor_sft"]
     assert grpo["heldout_total_before"] == pytest.approx(
         0.5 * cold["format_rate"] + cold["sampled_action_reward"] + cold["sampled_answer_reward"])
-    assert 0.0 <= grpo["heldout_total_after"] <= 2.5 and grpo["heldout_prompts"] == 2
+    assert 0.0 <= grpo["heldout_total_after"] <= 2.5 and grpo["heldout_prompts"] == 3
     synthetic = on_disk["eval"]["synthetic"]
     assert synthetic["count"] == 3 and 0 <= synthetic["average"] <= 100 and 0 <= synthetic["blind_average"] <= 100
+    # 3 items: the gap without an interval, and the reason
+    assert -100 <= synthetic["sees"] <= 100 and synthetic["sees_ci"] is None and "fewer than 50" in synthetic["sees_note"]
+    assert set(synthetic["category_sees"]) == set(synthetic["categories"])
+    for stage in ("actor_sft", "grpo"):  # sampled with own and swapped views, paired by prompt
+        assert -1 <= on_disk["stages"][stage]["action_sees"] <= 1 and on_disk["stages"][stage]["action_sees_ci"] is None
+    assert grpo["heldout_delta"] == pytest.approx(grpo["heldout_total_after"] - grpo["heldout_total_before"])
     for step in ("data", "model", "pasta", "qa_sft", "actor_sft", "grpo", "eval"):
         assert on_disk["wall_s"][step] >= 0, step
     assert on_disk["stages"]["grpo"]["wall_s"] > 0
     text = (run / "report.md").read_text()
     assert "probe top-1" in text and "blind control" in text and "format compliance" in text
     assert "held-out prompts" in text and "over 2 steps on a pool of 3 prompts" in text
+    assert "sees [95% CI]" in text and "own − swapped views" in text
     assert grpo["prompts"] == 3
     for line in text.splitlines():
         if line.startswith("![") and "(" in line:

@@ -146,10 +146,11 @@ def run_bench(opts: BenchOptions) -> dict | None:
     items = benchmark.items[: opts.limit]
     predictions = out / PREDICTIONS
     notes = list(benchmark.notes) + ([f"limited to the first {len(items)} items"] if opts.limit else [])
+    kept: list[str] = []
     if opts.blind:
-        items, kept = blind_items(items, opts.seed)
-        notes.append(f"blind control: images swapped between items (seed {opts.seed}); {kept} item(s) alone "
-                     "with their number of views kept their own")
+        items, kept = blind_items(items, opts.seed, name=opts.bench)
+        notes.append(f"blind control: images swapped between items (seed {opts.seed}); {len(kept)} item(s) alone "
+                     "with their number of views kept their own (left out of the sees gap)")
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         _check_run(out, {"bench": opts.bench, "data": str(opts.data), "model": str(opts.model),
@@ -179,6 +180,7 @@ def run_bench(opts: BenchOptions) -> dict | None:
     settings = asdict(opts) | {"max_new_tokens": max_new_tokens, "world_size": world}
     results = summarize(limited, rows, opts.label or Path(opts.model).name, opts.viewchg_rule,
                         model=str(opts.model), prompt_style=style, data=str(opts.data), settings=settings,
-                        generated_rank0=len(todo), generation_seconds_rank0=seconds)
+                        generated_rank0=len(todo), generation_seconds_rank0=seconds,
+                        **({"blind_kept": kept} if opts.blind else {}))
     write_results(out, results, rows)
     return results

@@ -1,15 +1,20 @@
 """Sampled completions of a model on a dataset split, scored by the ActoR rewards: how well the model
 keeps the action-then-answer format when it samples (temperature 1, as GRPO does), and what its actions
-and answers earn. This is the cold start's measure of success."""
+and answers earn. This is the cold start's measure of success.
+
+Every prompt's rewards are kept (`rewards`), so that two runs on the same prompts compare item by item
+(before and after GRPO; with the prompts' own images and blind, `blind=True`, each sample's views
+swapped for another sample's as in the blind control, eval/blind.py)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
 from hatchvl.data.format import read_manifest, resolve
+from hatchvl.eval.blind import swap_donors
 from hatchvl.io import open_rgb
 from hatchvl.models.generation import generate_texts
 from hatchvl.objectives.prompts import prompt_messages
@@ -24,6 +29,9 @@ class SampledRewards:
     answer_reward: float
     temperature: float
     examples: list[str]
+    blind: bool = False  # the views were swapped between samples
+    ids: list[str] = field(default_factory=list)  # the samples, in order
+    rewards: dict[str, list[float]] = field(default_factory=dict)  # part -> the reward of each sample
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -31,25 +39,36 @@ class SampledRewards:
 
 def sample_rewards(model, processor, data: str | Path, split: str = "val", limit: int = 64,
                    temperature: float = 1.0, max_new_tokens: int = 256, batch_size: int = 8,
-                   seed: int = 0) -> SampledRewards:
-    """Sample one completion per sample of the first `limit` samples of a split and score them."""
+                   seed: int = 0, blind: bool = False) -> SampledRewards:
+    """Sample one completion per sample of the first `limit` samples of a split and score them; with
+    `blind`, each sample is shown another sample's views (same number of views, seeded)."""
     samples = read_manifest(data, split)[:limit]
     if not samples:
         raise ValueError(f"split {split!r} of {data} holds no samples to sample from")
+    views = [s.images for s in samples]
+    if blind:
+        donors = swap_donors([len(v) for v in views], seed, name=f"split {split!r} of {data}")
+        views = [views[d] for d in donors]
     torch.manual_seed(seed)
     outputs: list[str] = []
     for start in range(0, len(samples), batch_size):
         batch = samples[start: start + batch_size]
-        images = [[open_rgb(resolve(data, p)) for p in s.images] for s in batch]
+        images = [[open_rgb(resolve(data, p)) for p in paths] for paths in views[start: start + batch_size]]
         conversations = [prompt_messages(s, "action_answer") for s in batch]
         outputs += generate_texts(model, processor, conversations, images, max_new_tokens, temperature)
     targets = [reward_target(s) for s in samples]
+    rewards = {"format": [format_reward(o) for o in outputs],
+               "action": [action_reward(o, t) for o, t in zip(outputs, targets, strict=True)],
+               "answer": [answer_reward(o, t) for o, t in zip(outputs, targets, strict=True)]}
     n = len(samples)
     return SampledRewards(
         count=n,
-        format_rate=sum(format_reward(o) for o in outputs) / n,
-        action_reward=sum(action_reward(o, t) for o, t in zip(outputs, targets, strict=True)) / n,
-        answer_reward=sum(answer_reward(o, t) for o, t in zip(outputs, targets, strict=True)) / n,
+        format_rate=sum(rewards["format"]) / n,
+        action_reward=sum(rewards["action"]) / n,
+        answer_reward=sum(rewards["answer"]) / n,
         temperature=temperature,
         examples=outputs[:3],
+        blind=blind,
+        ids=[s.id for s in samples],
+        rewards=rewards,
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hatchvl.io import write_json
 from hatchvl.pipeline.recipe import Recipe
-from hatchvl.pipeline.summaries import PROBE_FILE, SAMPLING_FILE
+from hatchvl.pipeline.summaries import PROBE_FILE, SAMPLING_BLIND_FILE, SAMPLING_FILE
 from hatchvl.train.common import final_model_dir
 
 
@@ -38,20 +38,27 @@ def measure_probe(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], Non
 
 def measure_sampling(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], None]) -> None:
     """sampling.json: format compliance and rewards of sampled completions on held-out prompts (the same
-    prompts and seed after every stage that takes it, so two stages compare without prompt noise)."""
-    path = Path(opts.out) / SAMPLING_FILE
+    prompts and seed after every stage that takes it, so two stages compare without prompt noise), and
+    sampling-blind.json: the same prompts with each one's views swapped for another's (eval.sampling.blind)."""
     spec = recipe.eval.sampling
-    if spec is None or path.is_file():
+    if spec is None:
         return
     from hatchvl.eval.sampling import sample_rewards
     from hatchvl.models.loading import load_model_and_processor
 
-    model, processor = load_model_and_processor(final_model_dir(opts.out), dtype="float32")
-    result = sample_rewards(model, processor, data_dir, split=spec.split, limit=spec.limit,
-                            temperature=spec.temperature, max_new_tokens=spec.max_new_tokens, seed=recipe.seed)
-    write_json(path, result.as_dict())
-    log(f"   sampled format compliance {result.format_rate:.1%} at temperature {result.temperature}, "
-        f"action reward {result.action_reward:.3f}, answer reward {result.answer_reward:.3f}")
+    model = processor = None
+    for blind in (False, True) if spec.blind else (False,):
+        path = Path(opts.out) / (SAMPLING_BLIND_FILE if blind else SAMPLING_FILE)
+        if path.is_file():
+            continue
+        if model is None:
+            model, processor = load_model_and_processor(final_model_dir(opts.out), dtype="float32")
+        result = sample_rewards(model, processor, data_dir, split=spec.split, limit=spec.limit,
+                                temperature=spec.temperature, max_new_tokens=spec.max_new_tokens, seed=recipe.seed,
+                                blind=blind)
+        write_json(path, result.as_dict())
+        log(f"   sampled{' blind' if blind else ''}: format compliance {result.format_rate:.1%} at temperature "
+            f"{result.temperature}, action reward {result.action_reward:.3f}, answer reward {result.answer_reward:.3f}")
 
 
 MEASURES: dict[str, Callable] = {"probe": measure_probe, "sampling": measure_sampling}

@@ -94,6 +94,7 @@ class SamplingSpec:
     limit: int = 64  # prompts
     temperature: float = 1.0
     max_new_tokens: int = 256
+    blind: bool = True  # also sample with every prompt's views swapped for another's (action_sees)
 
 
 @dataclass

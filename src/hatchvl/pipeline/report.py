@@ -8,9 +8,11 @@ keys), `eval.<bench>.average` and `eval.<bench>.blind_average` (percent), `eval.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 
+from hatchvl.eval.sees import format_sees, sees_gaps
 from hatchvl.io import atomic_write, read_json, write_json
 from hatchvl.pipeline.recipe import Layout, Recipe
 from hatchvl.pipeline.stages import stage
@@ -50,21 +52,36 @@ def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
         if summary is not None:
             entry |= summary(folder, layout.stage_dir(chain[:k]) if k else None, metrics)
         report["stages"][name] = entry
-    report["eval"] = eval_results(layout, chain)
+    report["eval"] = eval_results(layout, chain, recipe.seed)
     return report
 
 
-def eval_results(layout: Layout, chain: list[str]) -> dict:
-    """bench -> {average, blind_average, count, categories, blind_categories} of the model of `chain`."""
+def _scored(folder: Path) -> list[dict]:
+    path = folder / "scored.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def eval_results(layout: Layout, chain: list[str], seed: int = 0) -> dict:
+    """bench -> {average, blind_average, count, categories, blind_categories, sees, sees_ci, sees_items,
+    category_sees} of the model of `chain` (sees: eval/sees.py, from both runs' scored.jsonl)."""
     results: dict = {}
-    for folder in sorted(layout.eval_dir(chain).glob("*/results.json")):
-        name = folder.parent.name
+    for path in sorted(layout.eval_dir(chain).glob("*/results.json")):
+        name = path.parent.name
         bench = name.removesuffix("-blind")
-        result = read_json(folder)
+        result = read_json(path)
         key = "blind_average" if name.endswith("-blind") else "average"
         results.setdefault(bench, {})[key] = result["average"]
         results[bench].setdefault("count", result["count"])
         results[bench]["blind_categories" if key == "blind_average" else "categories"] = result["categories"]
+    for bench, entry in results.items():
+        folder = layout.eval_dir(chain)
+        blind = read_json(folder / f"{bench}-blind" / "results.json")
+        own_rows, blind_rows = _scored(folder / bench), _scored(folder / f"{bench}-blind")
+        if blind is None or not own_rows or not blind_rows:
+            continue
+        gaps = sees_gaps(own_rows, blind_rows, kept=blind.get("blind_kept", ()), seed=seed)
+        entry["category_sees"] = gaps.pop("categories")
+        entry |= gaps
     return results
 
 
@@ -151,18 +168,23 @@ def markdown(report: dict, plots: list[str]) -> str:
     if report["eval"]:
         lines += ["", "## Evaluation", "", "Each evaluation also runs a blind control: the same items with every "
                   "item's images swapped for another item's. A gain that survives it did not come from the images.",
-                  "", "| benchmark | items | accuracy | blind control |", "|---|---|---|---|"]
+                  " `sees` is the item-weighted difference in points, with its 95% paired bootstrap interval "
+                  "(items that kept their own images in the blind run are left out).",
+                  "", "| benchmark | items | accuracy | blind control | sees [95% CI] |", "|---|---|---|---|---|"]
         for bench, e in report["eval"].items():
             blind = f"{e['blind_average']:.1f}%" if "blind_average" in e else "–"
-            lines.append(f"| {bench} | {e.get('count', '–')} | {e.get('average', 0):.1f}% | {blind} |")
+            sees = format_sees(e) if "sees" in e else "–"
+            lines.append(f"| {bench} | {e.get('count', '–')} | {e.get('average', 0):.1f}% | {blind} | {sees} |")
         for bench, e in report["eval"].items():
             cats = e.get("categories", {})
             if cats:
-                lines += ["", f"{bench} per category (with images / blind):", "", "| category | accuracy | blind |",
-                          "|---|---|---|"]
-                blind = e.get("blind_categories", {})
-                lines += [f"| {c} | {v:.1f}% | {blind[c]:.1f}% |" if c in blind else f"| {c} | {v:.1f}% | – |"
-                          for c, v in cats.items()]
+                lines += ["", f"{bench} per category:", "", "| category | accuracy | blind | sees [95% CI] |",
+                          "|---|---|---|---|"]
+                blind, gaps = e.get("blind_categories", {}), e.get("category_sees", {})
+                for c, v in cats.items():
+                    other = f"{blind[c]:.1f}%" if c in blind else "–"
+                    sees = format_sees(gaps[c]) if c in gaps else "–"
+                    lines.append(f"| {c} | {v:.1f}% | {other} | {sees} |")
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
 

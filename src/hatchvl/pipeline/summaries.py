@@ -6,7 +6,10 @@ Keys: pasta: probe_before, probe_after, probe_chance, probe_same_position, probe
 actor_sft: format_rate, sampled_action_reward, sampled_answer_reward; grpo: reward_start, reward_end = mean
 total reward over the first and last 10% of steps (and the same for each part), steps, prompts = the size of
 its prompt pool, heldout_{format,action,answer,total}_{before,after} = sampled rewards on fixed held-out
-prompts before and after the stage, weighted as the stage weighted them, heldout_prompts.
+prompts before and after the stage, weighted as the stage weighted them, heldout_prompts, heldout_delta
+(after − before) with its 95% paired bootstrap interval heldout_delta_ci; after every stage that samples,
+action_sees and answer_sees (mean sampled reward with the prompts' own views − with swapped views) with
+their intervals (`_ci`; `_note` says why one is missing).
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from pathlib import Path
 
 from hatchvl.io import read_json
 from hatchvl.objectives.rewards import RewardConfig
+from hatchvl.stats import Gap, paired_gap
 from hatchvl.train.common import stage_marker
 
 PROBE_FILE = "probe.json"  # the PaStA probe before and after the stage (measures.measure_probe)
 SAMPLING_FILE = "sampling.json"  # sampled completions' rewards on held-out prompts (measures.measure_sampling)
+SAMPLING_BLIND_FILE = "sampling-blind.json"  # the same with every prompt's views swapped for another's
 REWARD_PARTS = ("format", "action", "answer")
 
 
@@ -51,20 +56,55 @@ def probe_line(e: dict) -> str | None:
             f"{pct(e['probe_colour'])}; {e['probe_pairs']} held-out pairs)")
 
 
+def _paired(a: dict, b: dict, weights: dict[str, float], seed: int = 0) -> Gap:
+    """The paired gap of two sampling records on the same prompts: sum_part weights[part] * reward, a - b."""
+    if a.get("ids") != b.get("ids") or not a.get("rewards") or not b.get("rewards"):
+        raise ValueError("sampling records to compare must hold per-prompt rewards of the same prompts")
+    def total(record):
+        return [sum(weights[p] * record["rewards"][p][k] for p in weights) for k in range(len(record["ids"]))]
+    return paired_gap(total(a), total(b), seed=seed)
+
+
+def _gap_keys(name: str, gap: Gap) -> dict:
+    out = {name: gap.delta, f"{name}_ci": None if gap.low is None else [gap.low, gap.high]}
+    if gap.note:
+        out[f"{name}_note"] = gap.note
+    return out
+
+
+def _gap_text(e: dict, name: str) -> str:
+    ci = e.get(f"{name}_ci")
+    value = f"{e[name]:+.3f}"
+    return f"{value} [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else f"{value} ({e.get(f'{name}_note', 'no interval')})"
+
+
+def action_sees(folder: Path) -> dict:
+    """action_sees / answer_sees: own minus blind mean sampled action (answer) reward, paired by prompt."""
+    own, blind = read_json(folder / SAMPLING_FILE), read_json(folder / SAMPLING_BLIND_FILE)
+    if own is None or blind is None or "rewards" not in own:
+        return {}
+    return (_gap_keys("action_sees", _paired(own, blind, {"action": 1.0}))
+            | _gap_keys("answer_sees", _paired(own, blind, {"answer": 1.0})))
+
+
 # --- the cold start: sampled completions -----------------------------------------------------------
 def sampling_summary(folder: Path, previous: Path | None, metrics: dict) -> dict:
     sampled = read_json(folder / SAMPLING_FILE)
     if sampled is None:
         return {}
     return {"format_rate": sampled["format_rate"], "sampled_action_reward": sampled["action_reward"],
-            "sampled_answer_reward": sampled["answer_reward"]}
+            "sampled_answer_reward": sampled["answer_reward"]} | action_sees(folder)
 
 
 def sampling_line(e: dict) -> str | None:
     if "format_rate" not in e:
         return None
-    return (f"sampled format compliance **{pct(e['format_rate'])}** (temperature 1); action reward "
+    text = (f"sampled format compliance **{pct(e['format_rate'])}** (temperature 1); action reward "
             f"{e['sampled_action_reward']:.3f}, answer reward {e['sampled_answer_reward']:.3f}")
+    if "action_sees" in e:
+        text += (f"; own − swapped views: action {_gap_text(e, 'action_sees')}, "
+                 f"answer {_gap_text(e, 'answer_sees')}")
+    return text
 
 
 # --- GRPO: the reward curve and the held-out rewards before and after ------------------------------
@@ -84,11 +124,15 @@ def heldout_rewards(grpo_dir: Path, before_dir: Path | None) -> dict:
         out |= {f"heldout_{part}_{when}": value for part, value in parts.items()}
         out[f"heldout_total_{when}"] = sum(weights[part] * value for part, value in parts.items())
         out["heldout_prompts"] = sampled["count"]
+    before = read_json(before_dir / SAMPLING_FILE) if before_dir else None
+    after = read_json(grpo_dir / SAMPLING_FILE)
+    if before and after and "rewards" in before and "rewards" in after:
+        out |= _gap_keys("heldout_delta", _paired(after, before, weights))
     return out
 
 
 def grpo_summary(folder: Path, previous: Path | None, metrics: dict) -> dict:
-    entry = heldout_rewards(folder, previous)
+    entry = heldout_rewards(folder, previous) | action_sees(folder)
     history = metrics.get("log_history", [])
     rewards = [h["reward"] for h in history if "reward" in h]
     if rewards:
@@ -116,4 +160,8 @@ def grpo_line(e: dict) -> str | None:
                  f"total {before}**{e['heldout_total_after']:.3f}**")
         if "heldout_answer_before" in e:
             text += f" (answer {e['heldout_answer_before']:.3f} → {e['heldout_answer_after']:.3f})"
+        if "heldout_delta" in e:
+            text += f", change {_gap_text(e, 'heldout_delta')}"
+    if "action_sees" in e:
+        text += f"; own − swapped views: action {_gap_text(e, 'action_sees')}, answer {_gap_text(e, 'answer_sees')}"
     return text
