@@ -2,8 +2,9 @@
 
 import pytest
 
+from hatchvl.data.blind import swap_donors
 from hatchvl.eval.benchmarks.items import MMSI_LETTER, EvalItem
-from hatchvl.eval.blind import blind_items, swap_donors
+from hatchvl.eval.blind import blind_items
 
 
 def _item(k, views):

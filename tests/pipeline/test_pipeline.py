@@ -16,13 +16,15 @@ MICRO = {
     "data": {"synth": {"scenes": 4, "size": 64, "views": [2, 3], "samples_per_scene": 4, "split": [0.5, 0.25, 0.25]}},
     "model": {"init_tiny": {"family": "qwen2_5_vl", "tokenizer": "bpe", "bpe_vocab_size": 320}},
     "stages": {
+        "pretrain": {"max_steps": 2, "batch_size": 2, "dtype": "float32"},
         "pasta": {"max_steps": 2, "batch_size": 2, "dtype": "float32"},
-        "qa_sft": {"max_steps": 2, "batch_size": 2, "dtype": "float32"},
+        "qa_sft": {"max_steps": 2, "batch_size": 2, "dtype": "float32", "caption_share": 0.25},
         "actor_sft": {"max_steps": 2, "batch_size": 2, "fraction": 0.5, "dtype": "float32"},
         "grpo": {"max_steps": 2, "batch_size": 2, "num_generations": 2, "max_completion_length": 8,
                  "limit": 3, "dtype": "float32"},
     },
     "eval": {"probe": {"split": "test", "limit": 4}, "sampling": {"split": "val", "limit": 3, "max_new_tokens": 12},
+             "captions": {"split": "test", "limit": 4, "max_new_tokens": 8},
              "benchmarks": [{"bench": "synthetic", "limit": 3, "max_new_tokens": 8}]},
 }
 
@@ -41,7 +43,10 @@ def finished_run(tmp_path_factory):
 def test_report_has_every_number(finished_run):
     _, run, report, _ = finished_run
     on_disk = json.loads((run / "report.json").read_text())
-    assert on_disk["stages"].keys() == {"pasta", "qa_sft", "actor_sft", "grpo"}
+    assert on_disk["stages"].keys() == {"pretrain", "pasta", "qa_sft", "actor_sft", "grpo"}
+    for captions in (on_disk["stages"]["pretrain"], on_disk["captions"]):  # after pretraining and at the end
+        assert captions["caption_views"] == 4 and captions["probe_sees_ci"] is None
+        assert 0 <= captions["caption_precision_own"] <= 1 and -100 <= captions["probe_sees"] <= 100
     pasta = on_disk["stages"]["pasta"]
     for key in ("probe_before", "probe_after", "probe_chance", "probe_same_position", "probe_colour"):
         assert 0.0 <= pasta[key] <= 1.0, key
@@ -62,13 +67,13 @@ def test_report_has_every_number(finished_run):
     for stage in ("actor_sft", "grpo"):  # sampled with own and swapped views, paired by prompt
         assert -1 <= on_disk["stages"][stage]["action_sees"] <= 1 and on_disk["stages"][stage]["action_sees_ci"] is None
     assert grpo["heldout_delta"] == pytest.approx(grpo["heldout_total_after"] - grpo["heldout_total_before"])
-    for step in ("data", "model", "pasta", "qa_sft", "actor_sft", "grpo", "eval"):
+    for step in ("data", "model", "pretrain", "pasta", "qa_sft", "actor_sft", "grpo", "eval"):
         assert on_disk["wall_s"][step] >= 0, step
     assert on_disk["stages"]["grpo"]["wall_s"] > 0
     text = (run / "report.md").read_text()
     assert "probe top-1" in text and "blind control" in text and "format compliance" in text
     assert "held-out prompts" in text and "over 2 steps on a pool of 3 prompts" in text
-    assert "sees [95% CI]" in text and "own − swapped views" in text
+    assert "sees [95% CI]" in text and "own − swapped views" in text and "caption probe on 4" in text
     assert grpo["prompts"] == 3
     for line in text.splitlines():
         if line.startswith("![") and "(" in line:
@@ -91,12 +96,15 @@ def test_heldout_rewards_weigh_the_parts_as_the_grpo_stage_did(tmp_path):
 
 def test_each_stage_writes_its_own_folder_chained_by_name(finished_run):
     _, run, _, _ = finished_run
-    for name in ("base", "data", "pasta", "pasta-qa_sft", "pasta-qa_sft-actor_sft", "pasta-qa_sft-actor_sft-grpo"):
+    chains = ("pretrain", "pretrain-pasta", "pretrain-pasta-qa_sft", "pretrain-pasta-qa_sft-actor_sft",
+              "pretrain-pasta-qa_sft-actor_sft-grpo")
+    for name in ("base", "data", *chains):
         assert (run / name).is_dir(), name
-    for name in ("pasta", "pasta-qa_sft", "pasta-qa_sft-actor_sft", "pasta-qa_sft-actor_sft-grpo"):
+    for name in chains:
         assert (run / name / "stage.json").is_file() and (run / name / "model" / "config.json").is_file()
-    stage = json.loads((run / "pasta-qa_sft" / "stage.json").read_text())
-    assert stage["options"]["model"] == str(run / "pasta" / "model")  # qa_sft starts from the PaStA model
+    stage = json.loads((run / "pretrain-pasta-qa_sft" / "stage.json").read_text())
+    assert stage["options"]["model"] == str(run / "pretrain-pasta" / "model")  # qa_sft starts from PaStA's model
+    assert json.loads((run / "pretrain" / "stage.json").read_text())["options"]["target"] == "caption"
 
 
 def test_a_rerun_skips_finished_steps_and_from_reruns_selected_ones(finished_run):
@@ -106,7 +114,7 @@ def test_a_rerun_skips_finished_steps_and_from_reruns_selected_ones(finished_run
     run_pipeline(recipe, log=log.append)
     assert not [line for line in log if line.startswith("== ")], log  # nothing trained again
     assert {p: os.stat(p).st_mtime_ns for p in run.glob("*/stage.json")} == marks
-    (run / "eval" / "pasta-qa_sft-actor_sft-grpo" / "synthetic-blind" / "results.json").unlink()
+    (run / "eval" / "pretrain-pasta-qa_sft-actor_sft-grpo" / "synthetic-blind" / "results.json").unlink()
     log = []
     report = run_pipeline(recipe, start="eval", log=log.append)
     assert any("synthetic-blind" in line for line in log)
@@ -120,9 +128,9 @@ def test_the_ablation_reuses_shared_stages(finished_run):
     assert list(table) == ["base", "qa_only", "no_pasta", "no_actor", "full"]
     for name, mark in before.items():  # the main run's stages were reused, not retrained
         assert os.stat(name).st_mtime_ns == mark
-    for name in ("qa_sft", "qa_sft-actor_sft", "qa_sft-actor_sft-grpo"):
-        assert (run / name / "stage.json").is_file()
-    assert len(list(run.glob("*/stage.json"))) == 7  # 4 main + 3 without PaStA
+    for name in ("pretrain-qa_sft", "pretrain-qa_sft-actor_sft", "pretrain-qa_sft-actor_sft-grpo"):
+        assert (run / name / "stage.json").is_file()  # every variant keeps the pretraining
+    assert len(list(run.glob("*/stage.json"))) == 8  # 5 main + 3 without PaStA
     text = (run / "ablation.md").read_text()
     assert "| full |" in text and "| base |" in text
     for variant in table.values():

@@ -78,7 +78,7 @@ def test_bad_recipes_fail_naming_the_key(tmp_path, changes, message):
 
 
 def test_step_selection():
-    assert select_steps(None, None) == ["data", "model", "pasta", "qa_sft", "actor_sft", "grpo", "eval"]
+    assert select_steps(None, None) == ["data", "model", "pretrain", "pasta", "qa_sft", "actor_sft", "grpo", "eval"]
     assert select_steps(None, "grpo") == ["grpo", "eval"]
     assert select_steps(["eval", "pasta"], None) == ["pasta", "eval"]
     with pytest.raises(ValueError, match="unknown step 'rl'"):
@@ -100,3 +100,25 @@ def test_dotted_overrides_change_any_key_before_it_is_checked(tmp_path):
     with pytest.raises(ValueError, match=r"override seed\.x: seed is a value"):
         load_recipe(path, overrides={"seed.x": 1})
     assert yaml.safe_load(path.read_text()) == BASE  # the file itself is not touched
+
+
+def test_pretraining_needs_a_tiny_model_and_a_dataset_with_captions(tmp_path):
+    from hatchvl.data.format import encode_sample
+
+    checkpoint = tmp_path / "ckpt"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"stages\.pretrain is for a tiny model built from nothing"):
+        load_recipe(write(tmp_path, patched(**{"model": {"path": str(checkpoint)}, "stages.pretrain": {}})))
+    data = tmp_path / "data"
+    data.mkdir()
+    from hatchvl.data.format import Sample
+
+    bare = Sample(id="a", scene_id="s", category="c", question="q?", options=("x", "y"), answer="A",
+                  answer_type="choice", images=("a.png",))
+    (data / "train.jsonl").write_text(encode_sample(bare) + "\n")
+    (data / "a.png").write_bytes(b"")
+    with pytest.raises(ValueError, match=rf"stages\.pretrain needs captions, but the dataset {data} has none"):
+        load_recipe(write(tmp_path, patched(**{"data": {"path": str(data)}, "stages.pretrain": {}})))
+    with pytest.raises(ValueError, match=r"eval\.captions needs captions"):
+        load_recipe(write(tmp_path, patched(**{"data": {"path": str(data)}, "eval.captions": {"limit": 10}})))

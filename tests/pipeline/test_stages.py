@@ -13,7 +13,7 @@ def test_every_row_names_real_things():
         assert callable(row.run_function()), row.name
         assert set(row.measures) <= set(MEASURES), row.name
         assert set(row.requires) <= set(STAGE_NAMES[:k]), f"{row.name} requires a later or unknown stage"
-        assert row.curve in ("loss", "rewards") and row.part in ("pasta", "qa", "actor")
+        assert row.curve in ("loss", "rewards") and row.part in ("pretrain", "pasta", "qa", "actor")
         assert set(row.fixed) <= {f for f in row.options.__dataclass_fields__}, row.name
     assert STEPS == ("data", "model", *STAGE_NAMES, "eval")
     assert stage("grpo").requires and stage("qa_sft").fixed == {"target": "answer"}
@@ -21,9 +21,9 @@ def test_every_row_names_real_things():
 
 def test_ablation_variants_are_registry_chains():
     assert variant_chain(VARIANTS["full"]) == list(STAGE_NAMES)
-    assert variant_chain(VARIANTS["no_pasta"]) == ["qa_sft", "actor_sft", "grpo"]
-    assert variant_chain(VARIANTS["no_actor"]) == ["pasta", "qa_sft"]
-    assert variant_chain(VARIANTS["base"]) == []
+    assert variant_chain(VARIANTS["no_pasta"]) == ["pretrain", "qa_sft", "actor_sft", "grpo"]
+    assert variant_chain(VARIANTS["no_actor"], enabled=["pasta", "qa_sft"]) == ["pasta", "qa_sft"]
+    assert variant_chain(VARIANTS["base"]) == ["pretrain"] and variant_chain(VARIANTS["base"], enabled=[]) == []
 
 
 def test_the_registry_loads_without_torch():

@@ -85,3 +85,29 @@ def test_bad_options_name_the_key(tiny_model, tiny_data, tmp_path):
         options(tiny_model, tiny_data, tmp_path, target="essay")
     with pytest.raises(ValueError, match="fraction must be in"):
         run_sft(options(tiny_model, tiny_data, tmp_path, fraction=0.0))
+
+
+def test_the_caption_target_trains_one_row_per_view_on_its_caption(tiny_model, tiny_data, tmp_path):
+    trainer, processor, samples = build_sft_trainer(options(tiny_model, tiny_data, tmp_path, target="caption",
+                                                            batch_size=1))
+    views = {path: text for s in samples for path, text in zip(s.images, s.captions, strict=True)}
+    assert len(trainer.train_dataset) == len(views)  # each distinct view once
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert batch["image_grid_thw"].shape[0] == 1  # one view per row
+    labelled = processor.tokenizer.decode(batch["labels"][0][batch["labels"][0] != -100])
+    assert labelled.removesuffix("\n").removesuffix("<|im_end|>") in set(views.values())
+
+
+def test_a_caption_share_mixes_caption_rows_into_question_rows(tiny_data):
+    from hatchvl.train.data import sft_dataset
+
+    samples = load_samples(tiny_data, "train")
+    rows = sft_dataset(tiny_data, samples, "answer", caption_share=0.25, seed=1)
+    assert len(rows) == len(samples) + round(len(samples) / 3)  # a quarter of all rows
+    captions = [r for r in rows if len(r["images"]) == 1 and "Describe the image" in str(r["prompt"])]
+    assert len(captions) == round(len(samples) / 3)
+    bare = [s.__class__(**{**s.__dict__, "captions": ()}) for s in samples]
+    with pytest.raises(ValueError, match=r"sample '.*' has no captions"):
+        sft_dataset(tiny_data, bare, "caption")
+    with pytest.raises(ValueError, match="caption_share must be in"):
+        SFTOptions(model="m", data="d", out="o", target="caption", caption_share=0.5)

@@ -54,7 +54,8 @@ class Sample:
     up (3,) unit world up. options: the choices (shown as "A. ...") when answer_type is "choice", where
     answer is a letter; a decimal number in metres for "number"; a `key:value,...` string for
     "view_change". actions: the ActoR target, one PairActions per view pair i < j (empty without
-    geometry). markers: points drawn into the images that the question refers to.
+    geometry). markers: points drawn into the images that the question refers to. captions: one grounded
+    description per view (the synthetic generator writes them, for the miniature's pretraining), or ().
     """
 
     id: str
@@ -71,6 +72,7 @@ class Sample:
     up: np.ndarray | None = None
     actions: tuple[PairActions, ...] = ()
     markers: tuple[Marker, ...] = ()
+    captions: tuple[str, ...] = ()
 
     @property
     def num_views(self) -> int:
@@ -94,6 +96,8 @@ def sample_to_json(sample: Sample) -> dict:
         for p in sample.actions
     ]
     data["markers"] = [{"image": m.image, "u": m.u, "v": m.v} for m in sample.markers]
+    if sample.captions:
+        data["captions"] = list(sample.captions)
     return data
 
 
@@ -245,11 +249,14 @@ def sample_from_json(data: dict, where: str = "sample") -> Sample:
         if not (ok and 0 <= m["image"] < views and all(isinstance(m[k], (int, float)) for k in "uv")):
             r.fail("markers", f"expected {{image, u, v}} with 0 <= image < {views}, got {m!r}")
         markers.append(Marker(m["image"], float(m["u"]), float(m["v"])))
+    captions = r.strings("captions", optional=True) or ()
+    if captions and len(captions) != views:
+        r.fail("captions", f"needs one caption per image ({views}), got {len(captions)}")
     return Sample(
         id=sid, scene_id=r.get("scene_id", str), category=r.get("category", str),
         question=r.get("question", str), options=options, answer=answer, answer_type=answer_type,
         images=images, depths=depths, K=K, c2w=c2w, up=up, actions=_actions(r, views),
-        markers=tuple(markers),
+        markers=tuple(markers), captions=captions,
     )
 
 

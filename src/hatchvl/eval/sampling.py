@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
+from hatchvl.data.blind import swap_donors
 from hatchvl.data.format import read_manifest, resolve
-from hatchvl.eval.blind import swap_donors
 from hatchvl.io import open_rgb
 from hatchvl.models.generation import generate_texts
 from hatchvl.objectives.prompts import prompt_messages

@@ -18,6 +18,10 @@ from hatchvl.data.format import LETTERS, Sample
 from hatchvl.geometry.actions_text import format_actions
 
 STYLES = ("answer", "action_answer")
+CAPTION = "caption"  # the miniature's pretraining target: one view in, its grounded caption out
+SFT_TARGETS = (*STYLES, CAPTION)
+CAPTION_INSTRUCTION = ("Describe the image: the number of objects, then each object's colour, shape, side (left, "
+                       "centre or right) and distance (near, mid or far), from left to right.")
 
 ANSWER_INSTRUCTIONS = {
     "choice": "Answer with the option's letter from the given choices directly.",
@@ -73,3 +77,11 @@ def target_text(sample: Sample, style: str) -> str:
 def completion_messages(sample: Sample, style: str) -> list[dict]:
     """The assistant turn holding target_text."""
     return [{"role": "assistant", "content": [{"type": "text", "text": target_text(sample, style)}]}]
+
+
+def caption_messages(caption: str | None = None) -> list[dict]:
+    """One view and the caption instruction; with `caption`, also the assistant turn that holds it."""
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": CAPTION_INSTRUCTION}]}]
+    if caption is not None:
+        messages.append({"role": "assistant", "content": [{"type": "text", "text": caption}]})
+    return messages

@@ -22,14 +22,16 @@ VARIANTS = {  # name -> the HATCH parts (the registry's Stage.part) its model is
 PAPER_SPAR_MV = {"base": 24.9, "qa_only": 51.5, "no_pasta": 52.0, "no_actor": 51.1, "full": 53.6}
 
 
-def variant_chain(parts: tuple[str, ...]) -> list[str]:
-    """The registry's stages of those parts, in order."""
-    return [s.name for s in STAGES if s.part in parts]
+def variant_chain(parts: tuple[str, ...], enabled: list[str] | None = None) -> list[str]:
+    """The registry's stages of those parts, in order, after the pretraining stages every variant keeps
+    (those of them that `enabled` holds, when given)."""
+    return [s.name for s in STAGES if s.part in parts or (s.part == "pretrain" and (enabled is None or
+                                                                                   s.name in enabled))]
 
 
 def run_ablation(recipe: Recipe, log: Callable[[str], None] = print) -> dict:
     """Train what each variant needs (reusing finished stages), evaluate it, write RUN/ablation.{md,json}."""
-    missing = [s.name for s in STAGES if s.name not in recipe.enabled()]
+    missing = [s.name for s in STAGES if s.name not in recipe.enabled() and s.part != "pretrain"]
     if missing:
         raise ValueError(f"the ablation needs every stage in the recipe; stages.{missing[0]} is left out")
     runner = Runner(recipe, log)
@@ -38,7 +40,7 @@ def run_ablation(recipe: Recipe, log: Callable[[str], None] = print) -> dict:
     stages = {s.name: s for s in STAGES}
     table = {}
     for variant, parts in VARIANTS.items():
-        chain = variant_chain(parts)
+        chain = variant_chain(parts, recipe.enabled())
         log(f"== variant {variant}: {' -> '.join(['base', *chain])}")
         for k, name in enumerate(chain):
             runner.run_stage(stages[name], chain[:k])

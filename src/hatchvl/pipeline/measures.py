@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hatchvl.io import write_json
 from hatchvl.pipeline.recipe import Recipe
-from hatchvl.pipeline.summaries import PROBE_FILE, SAMPLING_BLIND_FILE, SAMPLING_FILE
+from hatchvl.pipeline.summaries import CAPTIONS_FILE, PROBE_FILE, SAMPLING_BLIND_FILE, SAMPLING_FILE
 from hatchvl.train.common import final_model_dir
 
 
@@ -61,4 +61,26 @@ def measure_sampling(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], 
             f"{result.temperature}, action reward {result.action_reward:.3f}, answer reward {result.answer_reward:.3f}")
 
 
-MEASURES: dict[str, Callable] = {"probe": measure_probe, "sampling": measure_sampling}
+def caption_probe(recipe: Recipe, data_dir: Path, model_dir: Path, path: Path, log: Callable[[str], None]) -> None:
+    """The caption probe (objectives/caption_probe.py) of one model into `path`, unless it is there."""
+    spec = recipe.eval.captions
+    if spec is None or path.is_file():
+        return
+    from hatchvl.models.loading import load_model_and_processor
+    from hatchvl.objectives.caption_probe import held_out_views, run_caption_probe
+
+    model, processor = load_model_and_processor(model_dir, dtype="float32")
+    probe = run_caption_probe(model, processor, data_dir, held_out_views(data_dir, spec.split, spec.limit),
+                              seed=recipe.seed, max_new_tokens=spec.max_new_tokens)
+    write_json(path, probe.as_dict())
+    ci = f"[{probe.sees_ci[0]:+.1f}, {probe.sees_ci[1]:+.1f}]" if probe.sees_ci else f"({probe.note})"
+    log(f"   caption probe: visible objects named {probe.own['precision']:.1%} with the view vs "
+        f"{probe.swapped['precision']:.1%} with another, sees {probe.sees:+.1f} {ci} points")
+
+
+def measure_captions(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], None]) -> None:
+    """captions.json: the caption probe of the stage's model."""
+    caption_probe(recipe, data_dir, final_model_dir(opts.out), Path(opts.out) / CAPTIONS_FILE, log)
+
+
+MEASURES: dict[str, Callable] = {"captions": measure_captions, "probe": measure_probe, "sampling": measure_sampling}

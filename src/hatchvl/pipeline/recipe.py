@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from hatchvl.config import ConfigError, build, set_dotted
+from hatchvl.data.format import read_manifest
 from hatchvl.data.synthetic.synth import SynthConfig
 from hatchvl.models.tiny import TinySize
 from hatchvl.pipeline.stages import STAGE_NAMES, STAGES
@@ -98,6 +99,13 @@ class SamplingSpec:
 
 
 @dataclass
+class CaptionProbeSpec:
+    split: str = "test"
+    limit: int = 400  # distinct held-out views
+    max_new_tokens: int = 64
+
+
+@dataclass
 class BenchSpec:
     bench: str  # spar-mv, spar-si, mindcube-tiny, mmsi or synthetic
     data: str | None = None  # the benchmark's files; default: the recipe's dataset (synthetic)
@@ -116,6 +124,7 @@ class BenchSpec:
 class EvalSpec:
     probe: ProbeSpec | None = None  # the PaStA probe, after a stage that measures it
     sampling: SamplingSpec | None = None  # sampled rewards, after a stage that measures them
+    captions: CaptionProbeSpec | None = None  # the caption probe, after pretraining and on the final model
     benchmarks: list[BenchSpec] = field(default_factory=list)
 
 
@@ -149,6 +158,8 @@ def check_stages(recipe: Recipe) -> None:
     if unknown:
         raise ConfigError(f"stages: unknown key {unknown[0]!r}; known keys: {', '.join(STAGE_NAMES)}")
     enabled = recipe.enabled()
+    if recipe.eval.captions is not None:
+        check_captions(recipe.data, "eval.captions")
     for stage in STAGES:
         if stage.name not in enabled:
             continue
@@ -161,11 +172,26 @@ def check_stages(recipe: Recipe) -> None:
         for key, value in stage.fixed.items():
             if values.get(key, value) != value:
                 raise ConfigError(f"stages.{stage.name}.{key} must be {value!r}")
+        if stage.tiny_only and recipe.model.init_tiny is None:
+            raise ConfigError(f"stages.{stage.name} is for a tiny model built from nothing (model.init_tiny); a "
+                              "pretrained checkpoint has already learnt to see: leave the stage out")
+        if stage.fixed.get("target") == "caption" or values.get("caption_share"):
+            check_captions(recipe.data, f"stages.{stage.name}")
         for needed, why in stage.requires.items():
             if needed not in enabled:
                 raise ConfigError(f"stages.{stage.name} needs stages.{needed}: {why}")
         build(stage.options, {**dict.fromkeys(PIPELINE_FIXED, "x"), **values, **stage.fixed},
               where=f"stages.{stage.name}")
+
+
+def check_captions(data: DataSpec, where: str) -> None:
+    """Training on captions, or probing them, needs a dataset that has them (the synthetic generator writes them)."""
+    if data.path is None:
+        return
+    samples = read_manifest(data.path, "train")
+    if not samples or not samples[0].captions:
+        raise ConfigError(f"{where} needs captions, but the dataset {data.path} has none (only `hatchvl data "
+                          "synth` writes them)")
 
 
 def load_recipe(path: str | Path, run_dir: str | None = None, overrides: dict | None = None) -> Recipe:

@@ -16,7 +16,7 @@ from hatchvl.eval.sees import format_sees, sees_gaps
 from hatchvl.io import atomic_write, read_json, write_json
 from hatchvl.pipeline.recipe import Layout, Recipe
 from hatchvl.pipeline.stages import stage
-from hatchvl.pipeline.summaries import REWARD_PARTS
+from hatchvl.pipeline.summaries import CAPTIONS_FILE, REWARD_PARTS, caption_keys, caption_line
 from hatchvl.train.common import stage_marker
 
 
@@ -53,6 +53,9 @@ def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
             entry |= summary(folder, layout.stage_dir(chain[:k]) if k else None, metrics)
         report["stages"][name] = entry
     report["eval"] = eval_results(layout, chain, recipe.seed)
+    final_captions = read_json(layout.eval_dir(chain) / CAPTIONS_FILE)
+    if final_captions:
+        report["captions"] = caption_keys(final_captions)
     return report
 
 
@@ -185,6 +188,8 @@ def markdown(report: dict, plots: list[str]) -> str:
                     other = f"{blind[c]:.1f}%" if c in blind else "–"
                     sees = format_sees(gaps[c]) if c in gaps else "–"
                     lines.append(f"| {c} | {v:.1f}% | {other} | {sees} |")
+    if "captions" in report:
+        lines += ["", "## The final model's captions", "", caption_line(report["captions"]) + "."]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
 

@@ -17,9 +17,10 @@ from pathlib import Path
 from hatchvl.config import build
 from hatchvl.data.format import read_manifest
 from hatchvl.io import read_json, write_json
-from hatchvl.pipeline.measures import MEASURES
+from hatchvl.pipeline.measures import MEASURES, caption_probe
 from hatchvl.pipeline.recipe import Layout, Recipe
 from hatchvl.pipeline.stages import STAGES, STEPS, Stage
+from hatchvl.pipeline.summaries import CAPTIONS_FILE
 from hatchvl.train.common import is_finished, stage_marker
 
 TIMINGS = "timings.json"
@@ -129,6 +130,7 @@ class Runner:
                         batch_size=spec.batch_size, max_new_tokens=spec.max_new_tokens))
                 results[name] = found
                 self.log(f"   {self.layout.chain_name(chain)} {name}: {found['average']:.1f}%")
+        caption_probe(self.recipe, self.data_dir, Path(model), self.layout.eval_dir(chain) / CAPTIONS_FILE, self.log)
         return results
 
     # --- the whole recipe -------------------------------------------------------------------------

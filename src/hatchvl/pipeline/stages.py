@@ -26,7 +26,8 @@ class Stage:
     name: str
     options: type  # its options dataclass; a recipe's stages.<name> holds its keys less model/data/out
     run: str  # "module:function" that trains it from its options, resuming or skipping when finished
-    part: str  # the HATCH component it belongs to (the ablation drops whole parts): pasta, qa or actor
+    part: str  # what it belongs to: pretrain (every ablation variant keeps it), or the HATCH part pasta, qa or
+    # actor (the ablation drops whole parts)
     fixed: dict = field(default_factory=dict)  # options the stage sets itself (an SFT stage's target)
     requires: dict = field(default_factory=dict)  # stage -> why it must come before this one in a recipe
     measures: tuple[str, ...] = ()  # measurements taken on its model when it finishes (measures.MEASURES)
@@ -34,6 +35,7 @@ class Stage:
     summary: Summary | None = None  # its numbers in report.json, from its folder
     line: Callable[[dict], str | None] | None = None  # its line in report.md, from those numbers
     curve: str = "loss"  # what its plot shows: the training loss, or the GRPO rewards
+    tiny_only: bool = False  # only for a model built from nothing (model.init_tiny), not a pretrained checkpoint
 
     def run_function(self) -> Callable:
         module, _, name = self.run.partition(":")
@@ -41,6 +43,9 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
+    Stage("pretrain", SFTOptions, "hatchvl.train.sft:run_sft", part="pretrain", fixed={"target": "caption"},
+          measures=("captions",), writes=(summaries.CAPTIONS_FILE,), summary=summaries.caption_summary,
+          line=summaries.caption_line, tiny_only=True),
     Stage("pasta", PastaOptions, "hatchvl.train.pasta:run_pasta", part="pasta", measures=("probe",),
           writes=(summaries.PROBE_FILE,), summary=summaries.probe_summary, line=summaries.probe_line),
     Stage("qa_sft", SFTOptions, "hatchvl.train.sft:run_sft", part="qa", fixed={"target": "answer"}),

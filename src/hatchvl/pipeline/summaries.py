@@ -2,7 +2,9 @@
 (`stages.<stage>.*` in report.json) and the line it writes in report.md. Pure functions of files already
 written; the stage registry (stages.py) names which one each stage uses.
 
-Keys: pasta: probe_before, probe_after, probe_chance, probe_same_position, probe_colour, probe_pairs;
+Keys: pretrain: probe_sees (points of visible-object precision, own view − another view) with
+probe_sees_ci, caption_loss_gap (nats/token), caption_{count_correct,precision,first_visible,loss}_{own,swapped},
+caption_views; pasta: probe_before, probe_after, probe_chance, probe_same_position, probe_colour, probe_pairs;
 actor_sft: format_rate, sampled_action_reward, sampled_answer_reward; grpo: reward_start, reward_end = mean
 total reward over the first and last 10% of steps (and the same for each part), steps, prompts = the size of
 its prompt pool, heldout_{format,action,answer,total}_{before,after} = sampled rewards on fixed held-out
@@ -24,6 +26,7 @@ from hatchvl.train.common import stage_marker
 PROBE_FILE = "probe.json"  # the PaStA probe before and after the stage (measures.measure_probe)
 SAMPLING_FILE = "sampling.json"  # sampled completions' rewards on held-out prompts (measures.measure_sampling)
 SAMPLING_BLIND_FILE = "sampling-blind.json"  # the same with every prompt's views swapped for another's
+CAPTIONS_FILE = "captions.json"  # the caption probe of the stage's model (measures.measure_captions)
 REWARD_PARTS = ("format", "action", "answer")
 
 
@@ -35,6 +38,35 @@ def edge_means(values: list[float], share: float = 0.1) -> tuple[float, float]:
     """Means of the first and the last `share` of a series (at least one value each)."""
     k = max(1, round(len(values) * share))
     return sum(values[:k]) / k, sum(values[-k:]) / k
+
+
+# --- pretraining: the caption probe ------------------------------------------------------------------
+def caption_keys(probe: dict) -> dict:
+    """report.json keys of a caption probe record (objectives/caption_probe.py)."""
+    out = {"probe_sees": probe["sees"], "probe_sees_ci": probe["sees_ci"], "caption_loss_gap": probe["loss_gap"],
+           "caption_views": probe["views"]}
+    for kind in ("own", "swapped"):
+        out |= {f"caption_{key}_{kind}": value for key, value in probe[kind].items()}
+    if probe.get("note"):
+        out["probe_sees_note"] = probe["note"]
+    return out
+
+
+def caption_summary(folder: Path, previous: Path | None, metrics: dict) -> dict:
+    probe = read_json(folder / CAPTIONS_FILE)
+    return caption_keys(probe) if probe else {}
+
+
+def caption_line(e: dict) -> str | None:
+    if "probe_sees" not in e:
+        return None
+    ci = e["probe_sees_ci"]
+    interval = f"[{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else f"({e.get('probe_sees_note', 'no interval')})"
+    return (f"caption probe on {e['caption_views']} held-out views, own vs swapped view: objects named that are "
+            f"visible {pct(e['caption_precision_own'])} vs {pct(e['caption_precision_swapped'])}, sees "
+            f"**{e['probe_sees']:+.1f}** {interval} points; count right {pct(e['caption_count_correct_own'])} vs "
+            f"{pct(e['caption_count_correct_swapped'])}; caption loss {e['caption_loss_gap']:+.3f} nats/token "
+            "lower with the view")
 
 
 # --- PaStA: the cross-view probe -------------------------------------------------------------------

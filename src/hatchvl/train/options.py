@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from hatchvl.config import build, default_of, parse_overrides
-from hatchvl.objectives.prompts import STYLES
+from hatchvl.objectives.prompts import CAPTION, SFT_TARGETS
 from hatchvl.objectives.rewards import RewardConfig
 
 _REWARDS = RewardConfig()  # the reward weights' defaults
@@ -105,16 +105,22 @@ class SFTOptions(LoraOptions, TrainerOptions):
     """Options of `hatchvl train sft` (and the pipeline's qa_sft / actor_sft stages)."""
 
     batch_size: int = field(default=4, metadata={"help": "samples per device per step"})
-    target: str = field(default="answer", metadata={"help": "answer (QA fine-tuning) or action_answer (ActoR cold "
-                                                            "start)"})
+    target: str = field(default="answer", metadata={"help": "answer (QA fine-tuning), action_answer (ActoR cold "
+                                                            "start) or caption (the miniature's pretraining: one "
+                                                            "row per view, its caption as the target)"})
+    caption_share: float = field(default=0.0, metadata={"help": "share of caption rows mixed into an answer or "
+                                                                "action_answer run, so pretraining is not forgotten"})
     fraction: float = field(default=1.0, metadata={"help": "share of the split used (the paper's cold start: 0.1)"})
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
     activation_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in backward to "
                                                                             "save memory"})
 
     def __post_init__(self) -> None:
-        if self.target not in STYLES:
-            raise ValueError(f"target must be one of {', '.join(STYLES)}, got {self.target!r}")
+        if self.target not in SFT_TARGETS:
+            raise ValueError(f"target must be one of {', '.join(SFT_TARGETS)}, got {self.target!r}")
+        if not 0 <= self.caption_share < 1 or (self.caption_share and self.target == CAPTION):
+            raise ValueError(f"caption_share must be in [0, 1) and only with an answer target, got "
+                             f"{self.caption_share} with target {self.target!r}")
 
 
 @dataclass

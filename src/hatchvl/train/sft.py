@@ -29,7 +29,7 @@ def sft_config(opts: SFTOptions):
 def build_sft_trainer(opts: SFTOptions):
     """The SFTTrainer of a run, ready to train: (trainer, processor, samples)."""
     samples = load_samples(opts.data, opts.split, opts.fraction, opts.seed)
-    dataset = sft_dataset(opts.data, samples, opts.target)
+    dataset = sft_dataset(opts.data, samples, opts.target, opts.caption_share, opts.seed)
     model, processor = load_model_and_processor(opts.model, dtype=opts.dtype)
     if opts.lora:
         model = apply_lora(model, opts.lora_r, opts.lora_alpha, opts.lora_dropout)

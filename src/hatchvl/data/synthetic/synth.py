@@ -26,6 +26,7 @@ import numpy as np
 
 from hatchvl.data.chunks import prepare_output, run_pool, write_info
 from hatchvl.data.format import SPLITS, Sample, encode_sample, manifest_path, npy_bytes, png_bytes
+from hatchvl.data.synthetic.captions import caption
 from hatchvl.data.synthetic.questions import CATEGORIES, Question, draw_markers, make_question
 from hatchvl.data.synthetic.render import Photometric, Render, render
 from hatchvl.data.synthetic.scene import Scene, make_scene, sample_cameras, scene_to_json
@@ -188,6 +189,7 @@ def _records(build: SceneBuild, sid: str) -> tuple[list[Sample], dict[str, np.nd
             answer=q.answer, answer_type=q.answer_type, images=tuple(images),
             depths=tuple(f"scenes/{sid}/view{p:02d}_depth.npy" for p in subset),
             K=np.stack([build.views[p].K for p in subset]), c2w=c2w, up=up, actions=actions, markers=q.markers,
+            captions=tuple(caption(build.scene, build.views[p]) for p in subset),
         ))
     return records, marked
 
