@@ -18,7 +18,7 @@ from hatchvl.eval.score import (
     aggregate,
     item_score,
     mean_relative_accuracy,
-    parse_view_change,
+    parse_spar_view_change,
     spar_choice_score,
     spar_view_change_score,
 )
@@ -94,13 +94,13 @@ def test_view_change_rules(pred, authors, vlmevalkit):
     assert spar_view_change_score(pred, TRUTH, "vlmevalkit") == pytest.approx(vlmevalkit)
 
 
-def test_parse_view_change():
-    assert parse_view_change("move_up:0.5,move_up:1.5") == {"move_up": 1.5}  # the last repeat wins
-    assert parse_view_change(" a : 1 ,b:x,c", "vlmevalkit") == {"a": 1.0}
+def test_parse_spar_view_change():
+    assert parse_spar_view_change("move_up:0.5,move_up:1.5") == {"move_up": 1.5}  # the last repeat wins
+    assert parse_spar_view_change(" a : 1 ,b:x,c", "vlmevalkit") == {"a": 1.0}
     with pytest.raises(ValueError):
-        parse_view_change("move_up:1:2")
+        parse_spar_view_change("move_up:1:2")
     with pytest.raises(ValueError, match="ViewChg rule"):
-        parse_view_change("move_up:1", "spar")
+        parse_spar_view_change("move_up:1", "spar")
 
 
 @pytest.mark.parametrize(("scoring", "extracted", "answer", "expected"), [

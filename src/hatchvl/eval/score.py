@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hatchvl.data.answers import AXIS_KEYS
 from hatchvl.eval.benchmarks.items import (
     HATCH_CHOICE,
     HATCH_NUMBER,
@@ -48,8 +49,6 @@ from hatchvl.objectives.answers import answer_score
 VIEWCHG_RULES = ("authors", "vlmevalkit")
 # np.linspace(.5, .95, int((.95 - .5) / .05 + 2)) in the SPAR code: ten thresholds 0.50 ... 0.95.
 MRA_THRESHOLDS = np.linspace(0.5, 0.95, 10)
-_AXES = (("move_right", "move_left"), ("move_up", "move_down"), ("move_forward", "move_backward"),
-         ("rotate_right", "rotate_left"), ("rotate_up", "rotate_down"))
 _HATCH_TYPES = {HATCH_CHOICE: "choice", HATCH_NUMBER: "number", HATCH_VIEW_CHANGE: "view_change"}
 
 
@@ -80,7 +79,7 @@ def spar_number_score(number: str | None, answer: str) -> float:
     return 0.0 if number is None else mean_relative_accuracy(float(number), float(answer))
 
 
-def parse_view_change(text: str, rule: str = "authors") -> dict[str, float]:
+def parse_spar_view_change(text: str, rule: str = "authors") -> dict[str, float]:
     """`key:value,key:value` as a dict. "authors": every comma-separated part must be exactly
     `key:number` (ValueError otherwise), keys kept as written; "vlmevalkit": parts stripped, parts
     without ":" or with a non-number value skipped."""
@@ -103,18 +102,18 @@ def parse_view_change(text: str, rule: str = "authors") -> dict[str, float]:
 
 def view_change_axes(motion: dict[str, float]) -> tuple[float, ...]:
     """The 5 signed axes: right - left, up - down, forward - backward, rotate right - left, rotate up - down
-    (a missing key counts 0)."""
-    return tuple(motion.get(pos, 0.0) - motion.get(neg, 0.0) for pos, neg in _AXES)
+    (hatchvl.data.answers.AXIS_KEYS; a missing key counts 0)."""
+    return tuple(motion.get(pos, 0.0) - motion.get(neg, 0.0) for pos, neg in AXIS_KEYS.values())
 
 
 def spar_view_change_score(pred: str, answer: str, rule: str = "authors") -> float:
     """Mean over the 5 axes of the MRA, referenced to the prediction ("authors") or to the truth
     ("vlmevalkit"); with "authors" a prediction that does not parse scores 0."""
     try:
-        pred_axes = view_change_axes(parse_view_change(pred, rule))
+        pred_axes = view_change_axes(parse_spar_view_change(pred, rule))
     except ValueError:
         return 0.0
-    true_axes = view_change_axes(parse_view_change(answer, rule))
+    true_axes = view_change_axes(parse_spar_view_change(answer, rule))
     if rule == "authors":
         scores = [mean_relative_accuracy(t, p) for p, t in zip(pred_axes, true_axes, strict=True)]
     else:

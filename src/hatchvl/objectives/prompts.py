@@ -14,6 +14,7 @@ Images themselves travel beside the messages, in order.
 
 from __future__ import annotations
 
+from hatchvl.data.answers import describe_view_change_keys
 from hatchvl.data.format import LETTERS, Sample
 from hatchvl.geometry.actions_text import format_actions
 
@@ -22,9 +23,8 @@ STYLES = ("answer", "action_answer")
 ANSWER_INSTRUCTIONS = {
     "choice": "Answer with the option's letter from the given choices directly.",
     "number": "Answer with a single number in metres.",
-    "view_change": ("Answer with the camera motion as comma-separated key:value pairs, keys from move_right, "
-                    "move_left, move_forward, move_backward, move_up, move_down (metres) and rotate_right, "
-                    "rotate_left, rotate_up, rotate_down (degrees)."),
+    "view_change": ("Answer with the camera motion as comma-separated key:value pairs, keys from "
+                    f"{describe_view_change_keys()}."),
 }
 ACTION_INSTRUCTION = (
     "First write how the camera moves between every pair of images inside <action></action>, as a JSON list "

@@ -18,10 +18,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from hatchvl.data.answers import ANSWER_TYPES
 from hatchvl.data.format import Sample
 from hatchvl.geometry.actions_text import ParsedActions, parse_actions
 from hatchvl.geometry.motion import Motion, all_pairs, compose_actions, invert_motion, motion_error, relative_motion
-from hatchvl.objectives.answers import ANSWER_TYPES, answer_score
+from hatchvl.objectives.answers import answer_score
 
 _STRUCTURE = re.compile(r"^\s*<action>(.*?)</action>\s*<answer>(.*?)</answer>\s*$", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
