@@ -7,7 +7,7 @@ Item scores are in [0, 1]; aggregates are percentages.
   prediction's first character equals the answer.
 - SPAR-Bench numbers: mean relative accuracy (MRA) over the thresholds 0.50, 0.55 ... 0.95, an item
   passing threshold t when |pred - truth| / |truth| <= 1 - t (|pred - truth| when truth is 0),
-  computed in floating point exactly as the SPAR code does (an error of exactly 10% fails t = 0.90).
+  computed in floating point exactly as the SPAR code does (10% off passes t = 0.90, 45% off can fail t = 0.55).
 - SPAR-Bench view_change_infer, two rules (`VIEWCHG_RULES`):
   "authors" (default, the SPAR authors' code): both texts parsed strictly as `key:value,key:value`
   (any malformed part scores 0; keys are not stripped, so "a:1, b:2" reads key " b" and ignores it),
@@ -63,8 +63,13 @@ def relative_error(value: float, reference: float) -> float:
     return abs(value - reference) if reference == 0.0 else abs((value - reference) / reference)
 
 
-def mean_relative_accuracy(value: float, reference: float) -> float:
-    """Fraction of thresholds t in MRA_THRESHOLDS with relative_error(value, reference) <= 1 - t."""
+def spar_bench_mra(value: float, reference: float) -> float:
+    """Fraction of thresholds t in MRA_THRESHOLDS with relative_error(value, reference) <= 1 - t.
+
+    Unlike the reward's hatchvl.objectives.answers.mean_relative_accuracy, which adds a 1e-9 tolerance so
+    that each threshold is met at its decimal value, this one has none and takes SPAR's linspace
+    thresholds: an error at a threshold passes or fails as the float rounding falls (14.5 against 10.0,
+    45% off, fails 0.55: 0.1 here, 0.2 in the reward), because benchmark scores must match the authors'."""
     return float(np.mean(relative_error(value, reference) <= 1 - MRA_THRESHOLDS))
 
 
@@ -76,7 +81,7 @@ def spar_choice_score(pred: str, answer: str) -> float:
 
 def spar_number_score(number: str | None, answer: str) -> float:
     """MRA of an extracted number (None: no number, scores 0) against the numeric truth."""
-    return 0.0 if number is None else mean_relative_accuracy(float(number), float(answer))
+    return 0.0 if number is None else spar_bench_mra(float(number), float(answer))
 
 
 def parse_spar_view_change(text: str, rule: str = "authors") -> dict[str, float]:
@@ -115,9 +120,9 @@ def spar_view_change_score(pred: str, answer: str, rule: str = "authors") -> flo
         return 0.0
     true_axes = view_change_axes(parse_spar_view_change(answer, rule))
     if rule == "authors":
-        scores = [mean_relative_accuracy(t, p) for p, t in zip(pred_axes, true_axes, strict=True)]
+        scores = [spar_bench_mra(t, p) for p, t in zip(pred_axes, true_axes, strict=True)]
     else:
-        scores = [mean_relative_accuracy(p, t) for p, t in zip(pred_axes, true_axes, strict=True)]
+        scores = [spar_bench_mra(p, t) for p, t in zip(pred_axes, true_axes, strict=True)]
     return float(np.mean(scores))
 
 

@@ -45,7 +45,8 @@ def read_number(text: str) -> float | None:
 def mean_relative_accuracy(pred: float, truth: float) -> float:
     """Fraction of thresholds t in 0.50:0.95:0.05 with |pred - truth| <= (1 - t) |truth|.
 
-    A truth of 0 has no relative error: the absolute error |pred| takes its place.
+    A truth of 0 has no relative error: the absolute error |pred| takes its place. The thresholds are
+    decimal-exact (a 1e-9 tolerance): the benchmarks' float-exact copy is hatchvl.eval.score.spar_bench_mra.
     """
     error = abs(pred - truth) / abs(truth) if truth != 0 else abs(pred)
     return sum(error <= 1 - t + _EPS for t in MRA_THRESHOLDS) / len(MRA_THRESHOLDS)
