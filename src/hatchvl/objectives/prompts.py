@@ -17,6 +17,7 @@ from __future__ import annotations
 from hatchvl.data.answers import describe_view_change_keys
 from hatchvl.data.format import LETTERS, Sample
 from hatchvl.geometry.actions_text import format_actions
+from hatchvl.geometry.motion import ACTION_NAMES
 
 STYLES = ("answer", "action_answer")
 
@@ -29,8 +30,7 @@ ANSWER_INSTRUCTIONS = {
 ACTION_INSTRUCTION = (
     "First write how the camera moves between every pair of images inside <action></action>, as a JSON list "
     "of {\"from\": i, \"to\": j, \"actions\": [...]} objects for every i < j, where 0 is the first image, "
-    "using the actions "
-    "turn_left_deg, turn_right_deg, turn_up_deg, turn_down_deg, move_forward_m, move_up_m, move_down_m. "
+    f"using the actions {', '.join(ACTION_NAMES)}. "
     "Then give the answer inside <answer></answer>."
 )
 
