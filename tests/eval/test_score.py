@@ -17,11 +17,12 @@ from hatchvl.eval.extract import extract
 from hatchvl.eval.score import (
     aggregate,
     item_score,
-    mean_relative_accuracy,
-    parse_view_change,
+    parse_spar_view_change,
+    spar_bench_mra,
     spar_choice_score,
     spar_view_change_score,
 )
+from hatchvl.objectives.answers import mean_relative_accuracy
 
 
 def test_spar_task_sets_as_benchmarks_md_defines_them():
@@ -65,8 +66,20 @@ def test_spar_choice(pred, answer, expected):
     (0.3, 0.0, 0.5),  # a zero reference: absolute error 0.3 passes 0.50 ... 0.70
     (0.0, 0.0, 1.0),
 ])
-def test_mean_relative_accuracy(value, reference, expected):
-    assert mean_relative_accuracy(value, reference) == pytest.approx(expected)
+def test_spar_bench_mra(value, reference, expected):
+    assert spar_bench_mra(value, reference) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("value", "reference", "official", "reward"), [
+    (14.5, 10.0, 0.1, 0.2),  # 45% off: SPAR's floats fail 0.55, the reward's tolerance passes it
+    (5.5, 10.0, 0.1, 0.2),  # 45% off, below
+    (1.35, 1.0, 0.3, 0.4),  # 35% off: fails 0.65 here, passes in the reward
+    (2.2, 2.0, 0.9, 0.9),  # where they agree: 10% passes 0.90 in both
+    (0.3, 0.0, 0.5, 0.5),  # a zero reference: the absolute error, in both
+])
+def test_spar_bench_mra_differs_from_the_rewards_at_thresholds(value, reference, official, reward):
+    assert spar_bench_mra(value, reference) == pytest.approx(official)
+    assert mean_relative_accuracy(value, reference) == pytest.approx(reward)
 
 
 def test_spar_numbers_end_to_end():
@@ -94,13 +107,13 @@ def test_view_change_rules(pred, authors, vlmevalkit):
     assert spar_view_change_score(pred, TRUTH, "vlmevalkit") == pytest.approx(vlmevalkit)
 
 
-def test_parse_view_change():
-    assert parse_view_change("move_up:0.5,move_up:1.5") == {"move_up": 1.5}  # the last repeat wins
-    assert parse_view_change(" a : 1 ,b:x,c", "vlmevalkit") == {"a": 1.0}
+def test_parse_spar_view_change():
+    assert parse_spar_view_change("move_up:0.5,move_up:1.5") == {"move_up": 1.5}  # the last repeat wins
+    assert parse_spar_view_change(" a : 1 ,b:x,c", "vlmevalkit") == {"a": 1.0}
     with pytest.raises(ValueError):
-        parse_view_change("move_up:1:2")
+        parse_spar_view_change("move_up:1:2")
     with pytest.raises(ValueError, match="ViewChg rule"):
-        parse_view_change("move_up:1", "spar")
+        parse_spar_view_change("move_up:1", "spar")
 
 
 @pytest.mark.parametrize(("scoring", "extracted", "answer", "expected"), [

@@ -1,4 +1,5 @@
-"""Camera maths against kornia as an independent oracle, plus intrinsics scaling and input checks."""
+"""Camera maths against kornia as an independent oracle, plus intrinsics scaling and input checks (and the
+tests' own reference maths, tests.geometry.reference, on which the overlap tests rely)."""
 
 import kornia.geometry as kg
 import numpy as np
@@ -12,14 +13,13 @@ from hatchvl.geometry.camera import (
     check_intrinsics,
     check_pose,
     intrinsics_from_fov,
-    pixel_of,
     pose_from_heading,
     project_points,
     relative_pose,
     scale_intrinsics,
-    transform_points,
     unproject_points,
 )
+from tests.geometry.reference import pixel_of, transform_points
 
 K = np.array([[300.0, 0.0, 161.3], [0.0, 310.0, 118.7], [0.0, 0.0, 1.0]])
 

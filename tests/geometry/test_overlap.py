@@ -5,12 +5,10 @@ import pytest
 
 from hatchvl.geometry.camera import (
     intrinsics_from_fov,
-    pixel_of,
     pose_from_heading,
     project_points,
     relative_pose,
     scale_intrinsics,
-    transform_points,
     unproject_points,
 )
 from hatchvl.geometry.overlap import (
@@ -20,6 +18,7 @@ from hatchvl.geometry.overlap import (
     symmetric_overlap,
     symmetric_overlaps,
 )
+from tests.geometry.reference import pixel_of, transform_points
 
 # 8x8 images, grid 4: cells of 2x2 pixels. f = 4 px, principal point at the image centre.
 K8 = np.array([[4.0, 0.0, 3.5], [0.0, 4.0, 3.5], [0.0, 0.0, 1.0]])

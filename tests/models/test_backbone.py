@@ -11,7 +11,6 @@ from hatchvl.models.backbone import (
     block_to_raster,
     grids_from_tower_output,
     parameter_counts,
-    raster_to_block,
     token_grids,
     vision_tower,
 )
@@ -19,6 +18,15 @@ from hatchvl.models.loading import SUPPORTED_FAMILIES
 
 # Three images of different sizes in a batch of two chats (two images, then one).
 SIZES = [[(112, 168), (224, 224)], [(140, 112)]]
+
+
+def raster_to_block(grid: torch.Tensor, m: int) -> torch.Tensor:
+    """Inverse of `block_to_raster`, to feed a grid back to the merger: (h, w, D) grid -> (h·w, D) tokens
+    in merge-block order."""
+    h, w, d = grid.shape
+    if h % m or w % m:
+        raise ValueError(f"grid must have rows and columns that are multiples of {m}, got {tuple(grid.shape)}")
+    return grid.reshape(h // m, m, w // m, m, d).permute(0, 2, 1, 3, 4).reshape(h * w, d)
 
 
 @pytest.fixture

@@ -10,12 +10,10 @@ from hatchvl.geometry.actions_text import PairActions, format_actions
 from hatchvl.geometry.camera import pose_from_heading
 from hatchvl.geometry.motion import Action, actions_from_poses, all_pairs
 from hatchvl.objectives.rewards import (
-    RewardConfig,
     action_reward,
     answer_reward,
     format_reward,
     reward_target,
-    total_reward,
 )
 
 UP = np.array([0.0, 0.0, 1.0])
@@ -47,7 +45,6 @@ def test_perfect_completion_scores_one_each():
     assert format_reward(PERFECT) == 1.0
     assert action_reward(PERFECT, TARGET) > 0.99  # only rounding of the actions is lost
     assert answer_reward(PERFECT, TARGET) == 1.0
-    assert total_reward(PERFECT, TARGET) == pytest.approx(1.0 * action_reward(PERFECT, TARGET) + 1.0 + 0.5)
 
 
 def test_swapped_pair_order_is_scored_against_the_motion_back():
@@ -95,11 +92,6 @@ def test_malformed_parts_lose_only_their_own_credit():
     assert action_reward(no_answer, TARGET) > 0.99
     for text in (PERFECT + PERFECT, "chatter " + PERFECT, "<answer>B</answer><action>[]</action>"):
         assert format_reward(text) == 0.0
-
-
-def test_weights_are_configurable():
-    cfg = RewardConfig(w_action=0.0, w_answer=2.0, w_format=0.0)
-    assert total_reward(PERFECT, TARGET, cfg) == 2.0
 
 
 def test_unscorable_samples_fail_at_load_time():

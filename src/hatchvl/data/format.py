@@ -21,18 +21,14 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
+from hatchvl.data.answers import ANSWER_TYPES, VIEW_CHANGE_KEYS
 from hatchvl.geometry.actions_text import PairActions
 from hatchvl.geometry.camera import check_intrinsics, check_pose
 from hatchvl.geometry.motion import Action
 from hatchvl.io import atomic_write, open_rgb
 
 SPLITS = ("train", "val", "test")
-ANSWER_TYPES = ("choice", "number", "view_change")
 LETTERS = "ABCDEFGHIJ"
-VIEW_CHANGE_KEYS = (
-    "move_right", "move_left", "move_forward", "move_backward", "move_up", "move_down",
-    "rotate_right", "rotate_left", "rotate_up", "rotate_down",
-)
 _VIEW_CHANGE = re.compile(rf"^(?:{'|'.join(VIEW_CHANGE_KEYS)}):\d+(?:\.\d+)?$")
 
 

@@ -7,7 +7,7 @@ Item scores are in [0, 1]; aggregates are percentages.
   prediction's first character equals the answer.
 - SPAR-Bench numbers: mean relative accuracy (MRA) over the thresholds 0.50, 0.55 ... 0.95, an item
   passing threshold t when |pred - truth| / |truth| <= 1 - t (|pred - truth| when truth is 0),
-  computed in floating point exactly as the SPAR code does (an error of exactly 10% fails t = 0.90).
+  computed in floating point exactly as the SPAR code does (10% off passes t = 0.90, 45% off can fail t = 0.55).
 - SPAR-Bench view_change_infer, two rules (`VIEWCHG_RULES`):
   "authors" (default, the SPAR authors' code): both texts parsed strictly as `key:value,key:value`
   (any malformed part scores 0; keys are not stripped, so "a:1, b:2" reads key " b" and ignores it),
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hatchvl.data.answers import AXIS_KEYS
 from hatchvl.eval.benchmarks.items import (
     HATCH_CHOICE,
     HATCH_NUMBER,
@@ -48,8 +49,6 @@ from hatchvl.objectives.answers import answer_score
 VIEWCHG_RULES = ("authors", "vlmevalkit")
 # np.linspace(.5, .95, int((.95 - .5) / .05 + 2)) in the SPAR code: ten thresholds 0.50 ... 0.95.
 MRA_THRESHOLDS = np.linspace(0.5, 0.95, 10)
-_AXES = (("move_right", "move_left"), ("move_up", "move_down"), ("move_forward", "move_backward"),
-         ("rotate_right", "rotate_left"), ("rotate_up", "rotate_down"))
 _HATCH_TYPES = {HATCH_CHOICE: "choice", HATCH_NUMBER: "number", HATCH_VIEW_CHANGE: "view_change"}
 
 
@@ -64,8 +63,13 @@ def relative_error(value: float, reference: float) -> float:
     return abs(value - reference) if reference == 0.0 else abs((value - reference) / reference)
 
 
-def mean_relative_accuracy(value: float, reference: float) -> float:
-    """Fraction of thresholds t in MRA_THRESHOLDS with relative_error(value, reference) <= 1 - t."""
+def spar_bench_mra(value: float, reference: float) -> float:
+    """Fraction of thresholds t in MRA_THRESHOLDS with relative_error(value, reference) <= 1 - t.
+
+    Unlike the reward's hatchvl.objectives.answers.mean_relative_accuracy, which adds a 1e-9 tolerance so
+    that each threshold is met at its decimal value, this one has none and takes SPAR's linspace
+    thresholds: an error at a threshold passes or fails as the float rounding falls (14.5 against 10.0,
+    45% off, fails 0.55: 0.1 here, 0.2 in the reward), because benchmark scores must match the authors'."""
     return float(np.mean(relative_error(value, reference) <= 1 - MRA_THRESHOLDS))
 
 
@@ -77,10 +81,10 @@ def spar_choice_score(pred: str, answer: str) -> float:
 
 def spar_number_score(number: str | None, answer: str) -> float:
     """MRA of an extracted number (None: no number, scores 0) against the numeric truth."""
-    return 0.0 if number is None else mean_relative_accuracy(float(number), float(answer))
+    return 0.0 if number is None else spar_bench_mra(float(number), float(answer))
 
 
-def parse_view_change(text: str, rule: str = "authors") -> dict[str, float]:
+def parse_spar_view_change(text: str, rule: str = "authors") -> dict[str, float]:
     """`key:value,key:value` as a dict. "authors": every comma-separated part must be exactly
     `key:number` (ValueError otherwise), keys kept as written; "vlmevalkit": parts stripped, parts
     without ":" or with a non-number value skipped."""
@@ -103,22 +107,22 @@ def parse_view_change(text: str, rule: str = "authors") -> dict[str, float]:
 
 def view_change_axes(motion: dict[str, float]) -> tuple[float, ...]:
     """The 5 signed axes: right - left, up - down, forward - backward, rotate right - left, rotate up - down
-    (a missing key counts 0)."""
-    return tuple(motion.get(pos, 0.0) - motion.get(neg, 0.0) for pos, neg in _AXES)
+    (hatchvl.data.answers.AXIS_KEYS; a missing key counts 0)."""
+    return tuple(motion.get(pos, 0.0) - motion.get(neg, 0.0) for pos, neg in AXIS_KEYS.values())
 
 
 def spar_view_change_score(pred: str, answer: str, rule: str = "authors") -> float:
     """Mean over the 5 axes of the MRA, referenced to the prediction ("authors") or to the truth
     ("vlmevalkit"); with "authors" a prediction that does not parse scores 0."""
     try:
-        pred_axes = view_change_axes(parse_view_change(pred, rule))
+        pred_axes = view_change_axes(parse_spar_view_change(pred, rule))
     except ValueError:
         return 0.0
-    true_axes = view_change_axes(parse_view_change(answer, rule))
+    true_axes = view_change_axes(parse_spar_view_change(answer, rule))
     if rule == "authors":
-        scores = [mean_relative_accuracy(t, p) for p, t in zip(pred_axes, true_axes, strict=True)]
+        scores = [spar_bench_mra(t, p) for p, t in zip(pred_axes, true_axes, strict=True)]
     else:
-        scores = [mean_relative_accuracy(p, t) for p, t in zip(pred_axes, true_axes, strict=True)]
+        scores = [spar_bench_mra(p, t) for p, t in zip(pred_axes, true_axes, strict=True)]
     return float(np.mean(scores))
 
 

@@ -88,17 +88,6 @@ def relative_pose(c2w_x: np.ndarray, c2w_y: np.ndarray) -> np.ndarray:
     return invert_pose(c2w_y) @ np.asarray(c2w_x, dtype=np.float64)
 
 
-def transform_points(T: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a 4x4 transform to points: p' = R p + t. T (4, 4), points (*, 3) -> (*, 3)."""
-    T = np.asarray(T, dtype=np.float64)
-    points = np.asarray(points)
-    if T.shape != (4, 4):
-        raise ValueError(f"T must have shape (4, 4), got {T.shape}")
-    if points.shape[-1:] != (3,):
-        raise ValueError(f"points must have shape (*, 3), got {points.shape}")
-    return points @ T[:3, :3].T + T[:3, 3]
-
-
 def project_points(points: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Project camera-frame points to image coordinates.
 
@@ -142,29 +131,13 @@ def pixel_centres(height: int, width: int) -> np.ndarray:
 def backproject_depth(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
     """Camera-frame 3D point of every pixel: depth (H, W), K (3, 3) -> (H, W, 3).
 
-    Pixels without a valid depth (0 or non-finite) give non-finite or zero points; mask them with
-    `valid_depth(depth)`.
+    Pixels without a valid depth (0 or non-finite) give non-finite or zero points; mask them out (depth
+    finite and > 0).
     """
     depth = check_depth(depth)
     if depth.ndim != 2:
         raise ValueError(f"depth must have shape (H, W), got {depth.shape}")
     return unproject_points(pixel_centres(*depth.shape), depth, K)
-
-
-def valid_depth(depth: np.ndarray) -> np.ndarray:
-    """Boolean mask of pixels with a measurement: finite and > 0. Same shape as depth."""
-    depth = np.asarray(depth)
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(depth) & (depth > 0)
-
-
-def pixel_of(uv: np.ndarray) -> np.ndarray:
-    """Pixel index (row, column) that image coordinates fall in: (floor(v + 1/2), floor(u + 1/2)).
-
-    uv (*, 2) float -> (*, 2) int64 in (row, column) order.
-    """
-    uv = np.asarray(uv, dtype=np.float64)
-    return np.stack([np.floor(uv[..., 1] + 0.5), np.floor(uv[..., 0] + 0.5)], axis=-1).astype(np.int64)
 
 
 def scale_intrinsics(K: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:

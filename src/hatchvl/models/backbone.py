@@ -106,14 +106,6 @@ def block_to_raster(tokens: torch.Tensor, h: int, w: int, m: int) -> torch.Tenso
     return tokens.reshape(h // m, w // m, m, m, -1).permute(0, 2, 1, 3, 4).reshape(h, w, -1)
 
 
-def raster_to_block(grid: torch.Tensor, m: int) -> torch.Tensor:
-    """Inverse of `block_to_raster`: (h, w, D) grid → (h·w, D) tokens in merge-block order."""
-    h, w, d = grid.shape
-    if h % m or w % m:
-        raise ValueError(f"grid must have rows and columns that are multiples of {m}, got {tuple(grid.shape)}")
-    return grid.reshape(h // m, m, w // m, m, d).permute(0, 2, 1, 3, 4).reshape(h * w, d)
-
-
 def _check_grid_thw(image_grid_thw: torch.Tensor, m: int) -> torch.Tensor:
     if image_grid_thw.ndim != 2 or image_grid_thw.shape[1] != 3:
         raise ValueError(f"image_grid_thw must have shape (B, 3), got {tuple(image_grid_thw.shape)}")

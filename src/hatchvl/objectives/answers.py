@@ -3,8 +3,8 @@
 - "choice": an option letter. "B", "(B)", "B. chair" and "b" read as B; anything else is no answer.
 - "number": the first number in the text (sign and decimals kept, units ignored), scored by mean
   relative accuracy (MRA) over the thresholds 0.50, 0.55 ... 0.95, as SPAR-Bench scores numbers.
-- "view_change": a SPAR-style `key:value,key:value` motion (move_right/left/forward/backward/up/down,
-  rotate_right/left/up/down), scored by MRA on each of 5 signed axes, then averaged.
+- "view_change": a SPAR-style `key:value,key:value` motion (keys and parsing:
+  hatchvl.data.answers), scored by MRA on each of 5 signed axes, then averaged.
 
 These are the training-time answer scores used by the ActoR answer reward and the synthetic
 benchmark. The benchmarks' own official extraction rules live in hatchvl.eval.
@@ -15,22 +15,13 @@ from __future__ import annotations
 import math
 import re
 
-ANSWER_TYPES = ("choice", "number", "view_change")
+from hatchvl.data.answers import ANSWER_TYPES, VIEW_CHANGE_AXES, parse_view_change
+
 MRA_THRESHOLDS = tuple(0.50 + 0.05 * k for k in range(10))
 _EPS = 1e-9  # so that an error of exactly 10% passes the 0.90 threshold despite float rounding
 
 _LETTER = re.compile(r"^\(?\s*([A-J])\s*\)?(?:[.:)\]]|\s|$)")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-
-# key -> (axis, sign); axes: right, up, forward (metres), rotate right, rotate up (degrees)
-VIEW_CHANGE_AXES = ("right", "up", "forward", "yaw", "pitch")
-_VIEW_CHANGE_KEYS = {
-    "move_right": ("right", 1), "move_left": ("right", -1),
-    "move_up": ("up", 1), "move_down": ("up", -1),
-    "move_forward": ("forward", 1), "move_backward": ("forward", -1),
-    "rotate_right": ("yaw", 1), "rotate_left": ("yaw", -1),
-    "rotate_up": ("pitch", 1), "rotate_down": ("pitch", -1),
-}
 
 
 def read_choice(text: str) -> str | None:
@@ -54,55 +45,17 @@ def read_number(text: str) -> float | None:
 def mean_relative_accuracy(pred: float, truth: float) -> float:
     """Fraction of thresholds t in 0.50:0.95:0.05 with |pred - truth| <= (1 - t) |truth|.
 
-    A truth of 0 has no relative error: the absolute error |pred| takes its place.
+    A truth of 0 has no relative error: the absolute error |pred| takes its place. The thresholds are
+    decimal-exact (a 1e-9 tolerance): the benchmarks' float-exact copy is hatchvl.eval.score.spar_bench_mra.
     """
     error = abs(pred - truth) / abs(truth) if truth != 0 else abs(pred)
     return sum(error <= 1 - t + _EPS for t in MRA_THRESHOLDS) / len(MRA_THRESHOLDS)
 
 
-def read_view_change(text: str) -> dict[str, float] | None:
-    """Signed axes of a `key:value,key:value` view change; None if any part does not parse.
-
-    An empty string is no motion at all (every axis 0)."""
-    axes = dict.fromkeys(VIEW_CHANGE_AXES, 0.0)
-    text = text.strip()
-    if not text:
-        return axes
-    for part in text.split(","):
-        key, sep, value = part.partition(":")
-        key = key.strip().lower()
-        if not sep or key not in _VIEW_CHANGE_KEYS:
-            return None
-        try:
-            amount = float(value)
-        except ValueError:
-            return None
-        if not math.isfinite(amount) or amount < 0:
-            return None
-        axis, sign = _VIEW_CHANGE_KEYS[key]
-        axes[axis] += sign * amount
-    return axes
-
-
-def format_view_change(right_m: float, up_m: float, forward_m: float, yaw_deg: float, pitch_deg: float) -> str:
-    """SPAR-style text of a motion (metres to 2 decimals, degrees to integers); zero axes left out."""
-    parts = []
-    for value, positive, negative, digits in (
-        (right_m, "move_right", "move_left", 2), (up_m, "move_up", "move_down", 2),
-        (forward_m, "move_forward", "move_backward", 2),
-        (yaw_deg, "rotate_right", "rotate_left", 0), (pitch_deg, "rotate_up", "rotate_down", 0),
-    ):
-        amount = round(abs(value), digits)
-        if amount > 0:
-            text = f"{amount:.{digits}f}" if digits else str(int(amount))
-            parts.append(f"{positive if value > 0 else negative}:{text}")
-    return ",".join(parts)
-
-
 def view_change_accuracy(pred: str, truth: str) -> float:
     """Mean over the 5 axes of the MRA of predicted against true motion; 0 if the prediction does not
     parse."""
-    p, t = read_view_change(pred), read_view_change(truth)
+    p, t = parse_view_change(pred), parse_view_change(truth)
     if p is None:
         return 0.0
     if t is None:

@@ -14,8 +14,10 @@ Images themselves travel beside the messages, in order.
 
 from __future__ import annotations
 
+from hatchvl.data.answers import describe_view_change_keys
 from hatchvl.data.format import LETTERS, Sample
 from hatchvl.geometry.actions_text import format_actions
+from hatchvl.geometry.motion import ACTION_NAMES
 
 STYLES = ("answer", "action_answer")
 CAPTION = "caption"  # the miniature's pretraining target: one view in, its grounded caption out
@@ -26,15 +28,13 @@ CAPTION_INSTRUCTION = ("Describe the image: the number of objects, then each obj
 ANSWER_INSTRUCTIONS = {
     "choice": "Answer with the option's letter from the given choices directly.",
     "number": "Answer with a single number in metres.",
-    "view_change": ("Answer with the camera motion as comma-separated key:value pairs, keys from move_right, "
-                    "move_left, move_forward, move_backward, move_up, move_down (metres) and rotate_right, "
-                    "rotate_left, rotate_up, rotate_down (degrees)."),
+    "view_change": ("Answer with the camera motion as comma-separated key:value pairs, keys from "
+                    f"{describe_view_change_keys()}."),
 }
 ACTION_INSTRUCTION = (
     "First write how the camera moves between every pair of images inside <action></action>, as a JSON list "
     "of {\"from\": i, \"to\": j, \"actions\": [...]} objects for every i < j, where 0 is the first image, "
-    "using the actions "
-    "turn_left_deg, turn_right_deg, turn_up_deg, turn_down_deg, move_forward_m, move_up_m, move_down_m. "
+    f"using the actions {', '.join(ACTION_NAMES)}. "
     "Then give the answer inside <answer></answer>."
 )
 

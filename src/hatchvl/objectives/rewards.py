@@ -8,7 +8,8 @@ Each reward is in [0, 1] and never raises on any completion:
   written in the other order (j -> i) is compared with the motion back; a missing pair scores 0;
   averaged over the true pairs. Extra pairs are ignored.
 - answer: the text inside the one <answer> block, scored by its answer type (objectives.answers).
-- total: w_action * action + w_answer * answer + w_format * format.
+- total: w_action * action + w_answer * answer + w_format * format, summed by TRL's GRPOTrainer
+  (`reward_weights`, hatchvl.train.grpo).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from hatchvl.data.answers import ANSWER_TYPES
 from hatchvl.data.format import Sample
 from hatchvl.geometry.actions_text import ParsedActions, parse_actions
 from hatchvl.geometry.motion import Motion, all_pairs, compose_actions, invert_motion, motion_error, relative_motion
-from hatchvl.objectives.answers import ANSWER_TYPES, answer_score
+from hatchvl.objectives.answers import answer_score
 
 _STRUCTURE = re.compile(r"^\s*<action>(.*?)</action>\s*<answer>(.*?)</answer>\s*$", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
@@ -121,7 +123,3 @@ def answer_reward(completion: str, target: RewardTarget) -> float:
         return 0.0
     return answer_score(answers[0], target.answer, target.answer_type)
 
-
-def total_reward(completion: str, target: RewardTarget, cfg: RewardConfig = RewardConfig()) -> float:
-    return (cfg.w_action * action_reward(completion, target, cfg) + cfg.w_answer * answer_reward(completion, target)
-            + cfg.w_format * format_reward(completion))

@@ -14,7 +14,7 @@ from hatchvl.data.chunks import Skip
 from hatchvl.data.format import load_depth, load_image, read_manifest
 from hatchvl.data.importers import spar as spar_module
 from hatchvl.data.importers.spar import import_spar
-from hatchvl.data.importers.spar_questions import parse_conversation, split_options, view_change_answer
+from hatchvl.data.importers.spar_questions import normalise_spar_view_change, parse_conversation, split_options
 from hatchvl.geometry.motion import actions_from_poses, all_pairs
 from hatchvl.geometry.overlap import symmetric_overlaps
 from tests.data.real_layouts import (
@@ -176,7 +176,7 @@ def test_conversation_parsing():
     assert parse_conversation("camera_motion_infer", "<image>\n<image>\nQ?\nA. a\nB. b", "B.") == \
         ("Q?", ("a", "b"), "B", "choice")
     assert parse_conversation("depth_prediction_oo_mv", "Q", "about 3.25 m")[2:] == ("3.25", "number")
-    assert view_change_answer("move_left:0.3,move_up:0,rotate_down:-5deg") == "move_left:0.3,rotate_up:5"
+    assert normalise_spar_view_change("move_left:0.3,move_up:0,rotate_down:-5deg") == "move_left:0.3,rotate_up:5"
     for task, answer in (("view_change_infer", "turn around"), ("camera_motion_infer", "perhaps"),
                          ("depth_prediction_oc_mv", "1.2 or 1.4")):
         with pytest.raises(Skip, match="unparsed_answer"):

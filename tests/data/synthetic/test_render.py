@@ -7,9 +7,10 @@ import pytest
 
 from hatchvl.data.synthetic.render import CEILING, FLOOR, WALLS, Photometric, render
 from hatchvl.data.synthetic.scene import make_scene, sample_cameras
-from hatchvl.geometry.camera import backproject_depth, intrinsics_from_fov, transform_points
+from hatchvl.geometry.camera import backproject_depth, intrinsics_from_fov
 from hatchvl.geometry.overlap import landing_pixels
 from tests.data.oracle import cast
+from tests.geometry.reference import transform_points
 
 
 def _signed_distance(obj, points):

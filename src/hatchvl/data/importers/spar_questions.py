@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import re
 
+from hatchvl.data.answers import OPPOSITE_KEYS, VIEW_CHANGE_KEYS
 from hatchvl.data.chunks import Skip
-from hatchvl.data.format import LETTERS, VIEW_CHANGE_KEYS
+from hatchvl.data.format import LETTERS
 
 NUMERIC_TASKS = ("depth_prediction", "distance_prediction")
 
@@ -15,9 +16,6 @@ _INLINE_OPTION = re.compile(r"(?:^|(?<=\s))\(?([A-J])[.)]\s+")
 _LETTER = re.compile(r"^\s*\(?([A-J])\)?(?:[.):]|\s|$)")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _VIEW_PART = re.compile(r"^([a-z_]+):(-?\d+(?:\.\d+)?)[a-z°]*$")
-_OPPOSITE = {"move_right": "move_left", "move_forward": "move_backward", "move_up": "move_down",
-             "rotate_right": "rotate_left", "rotate_up": "rotate_down"}
-_OPPOSITE.update({v: k for k, v in list(_OPPOSITE.items())})
 
 
 def split_options(text: str) -> tuple[str, tuple[str, ...]]:
@@ -48,7 +46,7 @@ def split_options(text: str) -> tuple[str, tuple[str, ...]]:
     return text.strip(), ()
 
 
-def view_change_answer(text: str) -> str:
+def normalise_spar_view_change(text: str) -> str:
     """SPAR's `key:value,...` normalised to the dataset's form: no spaces or units, negative values
     turned into the opposite key, zero values left out. Skip('unparsed_answer') when it is not one."""
     parts = []
@@ -58,7 +56,7 @@ def view_change_answer(text: str) -> str:
             raise Skip("unparsed_answer", f"view change {text!r}")
         key, value = m.group(1), m.group(2)
         if value.startswith("-"):
-            key, value = _OPPOSITE[key], value[1:]
+            key, value = OPPOSITE_KEYS[key], value[1:]
         if float(value) > 0:
             parts.append(f"{key}:{value}")
     if not parts:
@@ -76,7 +74,7 @@ def parse_conversation(task: str, human: str, gpt: str) -> tuple[str, tuple[str,
     question = re.sub(r"[ \t]*<image>[ \t]*\n?", "", human).strip()
     answer = gpt.strip()
     if task == "view_change_infer":
-        return question, (), view_change_answer(answer), "view_change"
+        return question, (), normalise_spar_view_change(answer), "view_change"
     if not task.startswith(NUMERIC_TASKS):
         stem, options = split_options(question)
         letter = _LETTER.match(answer)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hatchvl.data.answers import describe_view_change_keys, format_view_change
 from hatchvl.data.format import LETTERS, Marker
 from hatchvl.data.synthetic.render import Render
 from hatchvl.data.synthetic.scene import PLURALS, Scene
@@ -101,18 +102,10 @@ def bbox_text(ids: np.ndarray, instance: int) -> str:
     return f"[{x1}, {y1}, {x2}, {y2}]"
 
 
-def view_change_answer(m: Motion) -> str:
-    """SPAR view_change_infer form: metres to 0.01, degrees to 1, keys with a zero value left out."""
-    parts = []
-    for value, positive, negative, digits in (
-        (m.right_m, "move_right", "move_left", 2), (m.forward_m, "move_forward", "move_backward", 2),
-        (m.up_m, "move_up", "move_down", 2), (m.yaw_deg, "rotate_right", "rotate_left", 0),
-        (m.pitch_deg, "rotate_up", "rotate_down", 0),
-    ):
-        text = f"{abs(value):.{digits}f}"
-        if float(text) > 0:
-            parts.append(f"{positive if value > 0 else negative}:{text}")
-    return ",".join(parts)
+def motion_answer(m: Motion) -> str:
+    """A motion as a view_change answer (hatchvl.data.answers.format_view_change)."""
+    return format_view_change({"right": m.right_m, "up": m.up_m, "forward": m.forward_m, "yaw": m.yaw_deg,
+                               "pitch": m.pitch_deg})
 
 
 class _PoseContext:
@@ -280,12 +273,11 @@ def _depth_distance(ctx: _Context) -> Question | None:
 
 def _view_change(ctx: _PoseContext) -> Question | None:
     for i, j in ctx.pairs():
-        answer = view_change_answer(relative_motion(ctx.poses[i], ctx.poses[j], ctx.up))
+        answer = motion_answer(relative_motion(ctx.poses[i], ctx.poses[j], ctx.up))
         if answer:
             text = (f"How did the camera move from image {i + 1} to image {j + 1}? Answer with comma-separated "
-                    f"key:value pairs relative to the camera of image {i + 1}: move_right, move_left, "
-                    f"move_forward, move_backward, move_up, move_down in metres and rotate_right, "
-                    f"rotate_left, rotate_up, rotate_down in degrees; leave out zero values.")
+                    f"key:value pairs relative to the camera of image {i + 1}: "
+                    f"{describe_view_change_keys('in {}')}; leave out zero values.")
             return Question("view_change", text, (), answer, "view_change")
     return None
 

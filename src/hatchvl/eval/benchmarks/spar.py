@@ -30,7 +30,7 @@ from hatchvl.eval.benchmarks.items import (
     EvalItem,
 )
 from hatchvl.eval.benchmarks.sources import hf_image, parquet_files
-from hatchvl.eval.score import parse_view_change
+from hatchvl.eval.score import parse_spar_view_change
 
 COLUMNS = ("id", "task", "question", "answer", "image")
 RGBD_COLUMNS = ("depth", "pose", "intrinsic_color", "intrinsic_depth")
@@ -80,7 +80,7 @@ def _item(row: dict, file: Path, number: int, images: bool) -> EvalItem:
     elif task == SPAR_VIEW_CHANGE_TASK:
         scoring = SPAR_VIEW_CHANGE
         try:
-            parse_view_change(answer, "authors")
+            parse_spar_view_change(answer, "authors")
         except ValueError:
             raise ValueError(f"{where}: answer {answer!r} is not key:value,key:value") from None
     else:
