@@ -22,6 +22,13 @@ SFT_FLAGS = ("model", "data", "out", "target", "fraction", "lora", "max_steps", 
 GRPO_FLAGS = ("model", "data", "out", "fraction", "lora", "max_steps", "seed")
 
 
+# flags several commands share (typer reads these defaults; they are not mutated)
+MAX_STEPS = typer.Option(-1, "--max-steps", help="Stop after this many steps (-1: run the epochs).")
+SEED = typer.Option(0, "--seed")
+LORA = typer.Option(False, "--lora", help="Train LoRA adapters (peft) instead of all weights.")
+OUT = typer.Option(..., "--out", help="Stage folder: checkpoints, TensorBoard runs, model/.")
+
+
 def _help(summary: str, cls: type, flags: tuple[str, ...]) -> str:
     """A command's help: its summary, then one paragraph per KEY=VALUE option."""
     return summary + "\n\nOther options (KEY=VALUE):\n\n" + describe_options(cls, flags).replace("\n", "\n\n")
@@ -49,8 +56,8 @@ def pasta(
     data: Path = typer.Option(..., "--data", help="Dataset folder in the hatchvl format, with depths and poses."),
     out: Path = typer.Option(..., "--out", help="Stage folder: checkpoints, TensorBoard runs, S cache, model/."),
     grid: int = typer.Option(4, "--grid", help="PaStA cells per side."),
-    max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many steps (-1: run the epochs)."),
-    seed: int = typer.Option(0, "--seed"),
+    max_steps: int = MAX_STEPS,
+    seed: int = SEED,
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip (and count) samples without depth or poses."),
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Other PaStA options."),
 ) -> None:
@@ -72,12 +79,12 @@ def pasta(
 def sft(
     model: str = typer.Option(..., "--model", help="Checkpoint folder (or hub id) to start from."),
     data: Path = typer.Option(..., "--data", help="Dataset folder in the hatchvl format."),
-    out: Path = typer.Option(..., "--out", help="Stage folder: checkpoints, TensorBoard runs, model/."),
+    out: Path = OUT,
     target: str = typer.Option("answer", "--target", help="answer (QA fine-tuning) or action_answer (ActoR)."),
     fraction: float = typer.Option(1.0, "--fraction", help="Share of the split to train on (cold start: 0.1)."),
-    lora: bool = typer.Option(False, "--lora", help="Train LoRA adapters (peft) instead of all weights."),
-    max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many steps (-1: run the epochs)."),
-    seed: int = typer.Option(0, "--seed"),
+    lora: bool = LORA,
+    max_steps: int = MAX_STEPS,
+    seed: int = SEED,
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Other SFT options."),
 ) -> None:
     fixed = {"model": model, "data": str(data), "out": str(out), "target": target, "fraction": fraction,
@@ -93,11 +100,11 @@ def sft(
 def grpo(
     model: str = typer.Option(..., "--model", help="Checkpoint folder to start from (the cold-start model)."),
     data: Path = typer.Option(..., "--data", help="Dataset folder in the hatchvl format."),
-    out: Path = typer.Option(..., "--out", help="Stage folder: checkpoints, TensorBoard runs, model/."),
+    out: Path = OUT,
     fraction: float = typer.Option(1.0, "--fraction", help="Share of the split to train on."),
-    lora: bool = typer.Option(False, "--lora", help="Train LoRA adapters (peft) instead of all weights."),
-    max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many steps (-1: run the epochs)."),
-    seed: int = typer.Option(0, "--seed"),
+    lora: bool = LORA,
+    max_steps: int = MAX_STEPS,
+    seed: int = SEED,
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Other GRPO options."),
 ) -> None:
     fixed = {"model": model, "data": str(data), "out": str(out), "fraction": fraction, "lora": lora,
