@@ -143,3 +143,23 @@ def test_a_recipe_edited_after_a_stage_ran_is_refused(finished_run, tmp_path):
     edited.stages["qa_sft"] = {**edited.stages["qa_sft"], "learning_rate": 0.5}
     with pytest.raises(ValueError, match=r"stages\.qa_sft: .* other options \(learning_rate\)"):
         run_pipeline(edited, log=lambda _: None)
+
+
+def test_a_seeded_ablation_reports_mean_and_std_over_seeds_on_one_dataset(tmp_path):
+    from hatchvl.pipeline.ablate import run_seeded_ablation
+
+    path = tmp_path / "micro.yaml"
+    micro = {**MICRO, "stages": {k: v for k, v in MICRO["stages"].items() if k != "pretrain"}}
+    path.write_text(yaml.safe_dump(micro))
+    summary = run_seeded_ablation(load_recipe(path, run_dir=str(tmp_path / "run")), [0, 1], log=lambda _: None)
+    assert list(summary) == ["base", "qa_only", "no_pasta", "no_actor", "full"]
+    mean, std = summary["full"]["synthetic"]["average"]
+    assert 0 <= mean <= 100 and std >= 0 and len(summary["full"]["synthetic"]["sees"]) == 2
+    assert len(summary["full"]["action_sees"]) == 2 and "action_sees" not in summary["no_actor"]
+    on_disk = json.loads((tmp_path / "run" / "ablation.json").read_text())
+    assert on_disk["seeds"] == [0, 1] and set(on_disk["per_seed"]) == {"0", "1"}
+    for seed in (0, 1):  # each seed trained its own models on the one shared dataset
+        stage = json.loads((tmp_path / "run" / f"seed-{seed}" / "pasta" / "stage.json").read_text())
+        assert stage["options"]["seed"] == seed and stage["options"]["data"] == str(tmp_path / "run" / "data")
+    text = (tmp_path / "run" / "ablation.md").read_text()
+    assert "Mean ± std over training seeds 0, 1" in text and "| full |" in text and "Wall time" in text

@@ -39,9 +39,19 @@ def ablate(
     recipe: Path = typer.Argument(..., help="Recipe YAML with every stage enabled."),
     overrides: list[str] | None = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
     run_dir: Path | None = typer.Option(None, "--run-dir", help="Run folder (default: the recipe's run_dir)."),
+    seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated training seeds, e.g. 0,1,2: every "
+                                     "variant once per seed (RUN/seed-N/), then mean ± std over the seeds."),
 ) -> None:
     """The paper's ablation: base, QA fine-tuning only, without PaStA, without ActoR, full HATCH; shared
     stages run once. Ends with RUN/ablation.md."""
-    from hatchvl.pipeline.ablate import run_ablation
+    from hatchvl.pipeline.ablate import run_ablation, run_seeded_ablation
 
-    run_ablation(_recipe(recipe, run_dir, overrides))
+    loaded = _recipe(recipe, run_dir, overrides)
+    if seeds is None:
+        run_ablation(loaded)
+        return
+    try:
+        values = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    run_seeded_ablation(loaded, values)
