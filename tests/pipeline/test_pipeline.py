@@ -72,7 +72,7 @@ def test_report_has_every_number(finished_run):
     assert on_disk["stages"]["grpo"]["wall_s"] > 0
     text = (run / "report.md").read_text()
     assert "probe top-1" in text and "blind control" in text and "format compliance" in text
-    assert "held-out prompts" in text and "over 2 steps on a pool of 3 prompts" in text
+    assert "held-out prompts" in text and "over 2 steps on 3 training prompts" in text
     assert "sees [95% CI]" in text and "own − swapped views" in text and "caption probe on 4" in text
     assert grpo["prompts"] == 3
     for line in text.splitlines():

@@ -170,8 +170,8 @@ def markdown(report: dict, plots: list[str]) -> str:
         lines.append(f"| {name} | {wall} | {main} |")
     if report["eval"]:
         lines += ["", "## Evaluation", "", "Each evaluation also runs a blind control: the same items with every "
-                  "item's images swapped for another item's. A gain that survives it did not come from the images.",
-                  " `sees` is the item-weighted difference in points, with its 95% paired bootstrap interval "
+                  "item's images swapped for another item's. A gain that survives it did not come from the images. "
+                  "`sees` is the item-weighted difference in points, with its 95% paired bootstrap interval "
                   "(items that kept their own images in the blind run are left out).",
                   "", "| benchmark | items | accuracy | blind control | sees [95% CI] |", "|---|---|---|---|---|"]
         for bench, e in report["eval"].items():

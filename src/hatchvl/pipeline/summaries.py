@@ -181,7 +181,7 @@ def grpo_summary(folder: Path, previous: Path | None, metrics: dict) -> dict:
 def grpo_line(e: dict) -> str | None:
     if "reward_start" not in e:
         return None
-    pool = f" on a pool of {e['prompts']} prompts" if "prompts" in e else ""
+    pool = f" on {e['prompts']} training prompts" if "prompts" in e else ""
     text = (f"mean total reward {e['reward_start']:.3f} → **{e['reward_end']:.3f}** over {e['steps']} "
             f"steps{pool} "
             f"(format {e['format_start']:.2f} → {e['format_end']:.2f}, action {e['action_start']:.3f} → "
