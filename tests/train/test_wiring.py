@@ -52,8 +52,6 @@ from tests.train.wiring import (
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-# -- SFT ----------------------------------------------------------------------------------------------------
-
 
 @pytest.fixture(scope="module")
 def sft(tiny_model, data, tmp_path_factory):

@@ -15,8 +15,6 @@ from tests.train.wiring import check_prompt, check_row_images, fresh_rows, rever
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-# -- GRPO ---------------------------------------------------------------------------------------------------
-
 
 @pytest.fixture(scope="module")
 def grpo(tiny_model, data, tmp_path_factory):

@@ -28,8 +28,6 @@ from tests.train.wiring import (
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-# -- PaStA --------------------------------------------------------------------------------------------------
-
 
 @pytest.fixture(scope="module")
 def pasta(tiny_model, data, records):
