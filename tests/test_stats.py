@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hatchvl.stats import MIN_ITEMS_FOR_INTERVAL, format_gap, paired_gap
+from hatchvl.stats import MIN_ITEMS_FOR_INTERVAL, paired_gap
 
 
 def test_a_clear_gap_has_an_interval_above_zero_and_a_null_gap_one_around_zero():
@@ -28,7 +28,15 @@ def test_interval_width_shrinks_with_items_and_is_deterministic():
 def test_too_few_items_get_the_gap_but_no_interval_and_say_why():
     gap = paired_gap([1.0] * (MIN_ITEMS_FOR_INTERVAL - 1), [0.0] * (MIN_ITEMS_FOR_INTERVAL - 1))
     assert gap.delta == 1.0 and gap.low is None and "fewer than 50" in gap.note
-    assert "no interval" in format_gap(gap)
-    assert format_gap(paired_gap([1.0] * 60, [0.0] * 60), scale=100) == "+100.0 [+100.0, +100.0]"
+    assert paired_gap([1.0] * 60, [0.0] * 60).low == 1.0 and "no interval" in gap.note
     with pytest.raises(ValueError, match="one length"):
         paired_gap([1.0, 0.0], [1.0])
+
+
+def test_intervals_are_written_with_their_sign_or_the_reason_there_is_none():
+    from hatchvl.stats import format_interval
+
+    assert format_interval(1.4, [-1.3, 4.2]) == "+1.4 [-1.3, +4.2]"
+    assert format_interval(0.0123, [0.001, 0.02], digits=3) == "+0.012 [+0.001, +0.020]"
+    note = "no interval: 12 items, fewer than 50"
+    assert format_interval(-2.0, None, note) == f"-2.0 ({note})"

@@ -8,7 +8,7 @@ how much the gap depends on which items were drawn, not the spread of the items'
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,13 +25,6 @@ class Gap:
     high: float | None
     items: int
     note: str = ""  # why there is no interval
-
-    def as_dict(self, scale: float = 1.0) -> dict:
-        out = asdict(self)
-        for key in ("delta", "low", "high"):
-            if out[key] is not None:
-                out[key] = out[key] * scale
-        return out
 
 
 def paired_gap(a: Sequence[float], b: Sequence[float], seed: int = 0, resamples: int = RESAMPLES,
@@ -54,9 +47,9 @@ def paired_gap(a: Sequence[float], b: Sequence[float], seed: int = 0, resamples:
     return Gap(delta, float(low), float(high), len(diff))
 
 
-def format_gap(gap: Gap, unit: str = "", digits: int = 1, scale: float = 1.0) -> str:
-    """'+3.2 [+0.4, +6.1]' (or '+3.2 (no interval: 12 items, ...)')."""
-    value = f"{gap.delta * scale:+.{digits}f}{unit}"
-    if gap.low is None:
-        return f"{value} ({gap.note})"
-    return f"{value} [{gap.low * scale:+.{digits}f}, {gap.high * scale:+.{digits}f}]"
+def format_interval(value: float, ci: Sequence[float] | None, note: str = "", digits: int = 1) -> str:
+    """'+1.4 [-1.3, +4.2]', or '+1.4 (no interval: ...)' when there is none."""
+    text = f"{value:+.{digits}f}"
+    if ci is None:
+        return f"{text} ({note or 'no interval'})"
+    return f"{text} [{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from hatchvl.stats import Gap, paired_gap
+from hatchvl.stats import Gap, format_interval, paired_gap
 
 
 def _gap_entry(gap: Gap) -> dict:
@@ -46,8 +46,4 @@ def sees_gaps(own: Sequence[dict], blind: Sequence[dict], kept: Iterable[str] = 
 
 def format_sees(entry: dict) -> str:
     """'+12.3 [+5.1, +19.0]' points, or '+1.0 (no interval: ...)'."""
-    value = f"{entry['sees']:+.1f}"
-    if entry.get("sees_ci") is None:
-        return f"{value} ({entry.get('sees_note', 'no interval')})"
-    low, high = entry["sees_ci"]
-    return f"{value} [{low:+.1f}, {high:+.1f}]"
+    return format_interval(entry["sees"], entry.get("sees_ci"), entry.get("sees_note", ""))

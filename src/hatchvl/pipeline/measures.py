@@ -12,6 +12,7 @@ from pathlib import Path
 from hatchvl.io import write_json
 from hatchvl.pipeline.recipe import Recipe
 from hatchvl.pipeline.summaries import CAPTIONS_FILE, PROBE_FILE, SAMPLING_BLIND_FILE, SAMPLING_FILE
+from hatchvl.stats import format_interval
 from hatchvl.train.common import final_model_dir
 
 
@@ -73,9 +74,9 @@ def caption_probe(recipe: Recipe, data_dir: Path, model_dir: Path, path: Path, l
     probe = run_caption_probe(model, processor, data_dir, held_out_views(data_dir, spec.split, spec.limit),
                               seed=recipe.seed, max_new_tokens=spec.max_new_tokens)
     write_json(path, probe.as_dict())
-    ci = f"[{probe.sees_ci[0]:+.1f}, {probe.sees_ci[1]:+.1f}]" if probe.sees_ci else f"({probe.note})"
     log(f"   caption probe: visible objects named {probe.own['precision']:.1%} with the view vs "
-        f"{probe.swapped['precision']:.1%} with another, sees {probe.sees:+.1f} {ci} points")
+        f"{probe.swapped['precision']:.1%} with another, sees {format_interval(probe.sees, probe.sees_ci, probe.note)} "
+        "points")
 
 
 def measure_captions(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], None]) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hatchvl.io import read_json
 from hatchvl.objectives.rewards import RewardConfig
-from hatchvl.stats import Gap, paired_gap
+from hatchvl.stats import Gap, format_interval, paired_gap
 from hatchvl.train.common import stage_marker
 
 PROBE_FILE = "probe.json"  # the PaStA probe before and after the stage (measures.measure_probe)
@@ -60,11 +60,10 @@ def caption_summary(folder: Path, previous: Path | None, metrics: dict) -> dict:
 def caption_line(e: dict) -> str | None:
     if "probe_sees" not in e:
         return None
-    ci = e["probe_sees_ci"]
-    interval = f"[{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else f"({e.get('probe_sees_note', 'no interval')})"
+    sees = format_interval(e["probe_sees"], e["probe_sees_ci"], e.get("probe_sees_note", ""))
     return (f"caption probe on {e['caption_views']} held-out views, own vs swapped view: objects named that are "
             f"visible {pct(e['caption_precision_own'])} vs {pct(e['caption_precision_swapped'])}, sees "
-            f"**{e['probe_sees']:+.1f}** {interval} points; count right {pct(e['caption_count_correct_own'])} vs "
+            f"**{sees}** points; count right {pct(e['caption_count_correct_own'])} vs "
             f"{pct(e['caption_count_correct_swapped'])}; caption loss {e['caption_loss_gap']:+.3f} nats/token "
             "lower with the view")
 
@@ -105,9 +104,7 @@ def _gap_keys(name: str, gap: Gap) -> dict:
 
 
 def _gap_text(e: dict, name: str) -> str:
-    ci = e.get(f"{name}_ci")
-    value = f"{e[name]:+.3f}"
-    return f"{value} [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else f"{value} ({e.get(f'{name}_note', 'no interval')})"
+    return format_interval(e[name], e.get(f"{name}_ci"), e.get(f"{name}_note", ""), digits=3)
 
 
 def action_sees(folder: Path) -> dict:
