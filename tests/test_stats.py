@@ -40,3 +40,14 @@ def test_intervals_are_written_with_their_sign_or_the_reason_there_is_none():
     assert format_interval(0.0123, [0.001, 0.02], digits=3) == "+0.012 [+0.001, +0.020]"
     note = "no interval: 12 items, fewer than 50"
     assert format_interval(-2.0, None, note) == f"-2.0 ({note})"
+
+
+def test_gap_keys_name_the_gap_its_interval_and_why_there_is_none():
+    from hatchvl.stats import format_gap_keys, gap_keys
+
+    keys = gap_keys("sees", paired_gap([1.0] * 60, [0.0] * 60), scale=100)
+    assert keys == {"sees": 100.0, "sees_ci": [100.0, 100.0]}
+    assert format_gap_keys(keys, "sees") == "+100.0 [+100.0, +100.0]"
+    few = gap_keys("delta", paired_gap([0.5, 0.0], [0.0, 0.0]))
+    assert few["delta_ci"] is None and "fewer than 50" in few["delta_note"]
+    assert format_gap_keys(few, "delta", digits=2).startswith("+0.25 (no interval")

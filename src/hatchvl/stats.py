@@ -47,9 +47,23 @@ def paired_gap(a: Sequence[float], b: Sequence[float], seed: int = 0, resamples:
     return Gap(delta, float(low), float(high), len(diff))
 
 
+def gap_keys(name: str, gap: Gap, scale: float = 1.0) -> dict:
+    """{name: delta, name_ci: [low, high] or None, name_note: why (only when there is no interval)}, scaled
+    (100 for points)."""
+    out = {name: scale * gap.delta, f"{name}_ci": None if gap.low is None else [scale * gap.low, scale * gap.high]}
+    if gap.note:
+        out[f"{name}_note"] = gap.note
+    return out
+
+
 def format_interval(value: float, ci: Sequence[float] | None, note: str = "", digits: int = 1) -> str:
     """'+1.4 [-1.3, +4.2]', or '+1.4 (no interval: ...)' when there is none."""
     text = f"{value:+.{digits}f}"
     if ci is None:
         return f"{text} ({note or 'no interval'})"
     return f"{text} [{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"
+
+
+def format_gap_keys(entry: dict, name: str, digits: int = 1) -> str:
+    """format_interval of the keys gap_keys wrote under `name`."""
+    return format_interval(entry[name], entry.get(f"{name}_ci"), entry.get(f"{name}_note", ""), digits)

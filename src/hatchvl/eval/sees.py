@@ -15,15 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from hatchvl.stats import Gap, format_interval, paired_gap
+from hatchvl.stats import Gap, format_gap_keys, gap_keys, paired_gap
 
 
 def _gap_entry(gap: Gap) -> dict:
-    entry = {"sees": 100 * gap.delta, "sees_ci": None if gap.low is None else [100 * gap.low, 100 * gap.high],
-             "sees_items": gap.items}
-    if gap.note:
-        entry["sees_note"] = gap.note
-    return entry
+    return gap_keys("sees", gap, scale=100) | {"sees_items": gap.items}
 
 
 def sees_gaps(own: Sequence[dict], blind: Sequence[dict], kept: Iterable[str] = (), seed: int = 0) -> dict:
@@ -46,4 +42,4 @@ def sees_gaps(own: Sequence[dict], blind: Sequence[dict], kept: Iterable[str] = 
 
 def format_sees(entry: dict) -> str:
     """'+12.3 [+5.1, +19.0]' points, or '+1.0 (no interval: ...)'."""
-    return format_interval(entry["sees"], entry.get("sees_ci"), entry.get("sees_note", ""))
+    return format_gap_keys(entry, "sees")

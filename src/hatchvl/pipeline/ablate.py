@@ -15,7 +15,7 @@ from hatchvl.io import atomic_write, write_json
 from hatchvl.pipeline.recipe import DataSpec, Recipe
 from hatchvl.pipeline.report import eval_results
 from hatchvl.pipeline.run import Runner
-from hatchvl.pipeline.stages import STAGES
+from hatchvl.pipeline.stages import STAGES, stage
 from hatchvl.pipeline.summaries import action_sees
 
 VARIANTS = {  # name -> the HATCH parts (the registry's Stage.part) its model is trained with
@@ -44,13 +44,12 @@ def run_ablation(recipe: Recipe, log: Callable[[str], None] = print) -> dict:
     runner = Runner(recipe, log)
     runner.prepare_data()
     runner.prepare_model()
-    stages = {s.name: s for s in STAGES}
     table = {}
     for variant, parts in VARIANTS.items():
         chain = variant_chain(parts, recipe.enabled())
         log(f"== variant {variant} (seed {recipe.seed}): {' -> '.join(['base', *chain])}")
         for k, name in enumerate(chain):
-            runner.run_stage(stages[name], chain[:k])
+            runner.run_stage(stage(name), chain[:k])
         runner.evaluate(chain)
         table[variant] = {"chain": chain, "eval": eval_results(runner.layout, chain, recipe.seed),
                           "action_sees": _action_sees(runner.layout, chain)}
@@ -74,6 +73,7 @@ def run_seeded_ablation(recipe: Recipe, seeds: list[int], log: Callable[[str], N
     per_seed = {}
     for seed in seeds:
         seeded = dataclasses.replace(recipe, seed=seed, run_dir=str(root / f"seed-{seed}"), data=shared)
+        seeded.source = recipe.source  # not an __init__ field: replace() would leave it empty
         per_seed[seed] = run_ablation(seeded, log)
     summary = {variant: _mean_std([per_seed[s][variant] for s in seeds]) for variant in VARIANTS}
     wall = time.perf_counter() - started
@@ -96,6 +96,11 @@ def _action_sees(layout, chain: list[str]) -> dict:
 NUMBERS = ("average", "blind_average", "sees")  # per benchmark, averaged over seeds
 
 
+def _mean_and_std(values: list[float]) -> list[float]:
+    """[mean, sample std] (std 0 for a single seed)."""
+    return [float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0]
+
+
 def _mean_std(rows: list[dict]) -> dict:
     """{bench: {number: [mean, std]}, action_sees: [mean, std]} over the seeds' rows of one variant."""
     out: dict = {"chain": rows[0]["chain"]}
@@ -104,10 +109,10 @@ def _mean_std(rows: list[dict]) -> dict:
         for number in NUMBERS:
             values = [row["eval"].get(bench, {}).get(number) for row in rows]
             if all(v is not None for v in values):
-                out[bench][number] = [float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0]
+                out[bench][number] = _mean_and_std(values)
     sees = [row["action_sees"].get("action_sees") for row in rows]
     if all(v is not None for v in sees):
-        out["action_sees"] = [float(np.mean(sees)), float(np.std(sees, ddof=1)) if len(sees) > 1 else 0.0]
+        out["action_sees"] = _mean_and_std(sees)
     return out
 
 

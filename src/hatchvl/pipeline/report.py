@@ -68,7 +68,9 @@ def eval_results(layout: Layout, chain: list[str], seed: int = 0) -> dict:
     """bench -> {average, blind_average, count, categories, blind_categories, sees, sees_ci, sees_items,
     category_sees} of the model of `chain` (sees: eval/sees.py, from both runs' scored.jsonl)."""
     results: dict = {}
-    for path in sorted(layout.eval_dir(chain).glob("*/results.json")):
+    kept: dict[str, list[str]] = {}  # bench -> ids that kept their own images in its blind run
+    folder = layout.eval_dir(chain)
+    for path in sorted(folder.glob("*/results.json")):
         name = path.parent.name
         bench = name.removesuffix("-blind")
         result = read_json(path)
@@ -76,13 +78,13 @@ def eval_results(layout: Layout, chain: list[str], seed: int = 0) -> dict:
         results.setdefault(bench, {})[key] = result["average"]
         results[bench].setdefault("count", result["count"])
         results[bench]["blind_categories" if key == "blind_average" else "categories"] = result["categories"]
+        if key == "blind_average":
+            kept[bench] = result.get("blind_kept", [])
     for bench, entry in results.items():
-        folder = layout.eval_dir(chain)
-        blind = read_json(folder / f"{bench}-blind" / "results.json")
         own_rows, blind_rows = _scored(folder / bench), _scored(folder / f"{bench}-blind")
-        if blind is None or not own_rows or not blind_rows:
+        if bench not in kept or not own_rows or not blind_rows:
             continue
-        gaps = sees_gaps(own_rows, blind_rows, kept=blind.get("blind_kept", ()), seed=seed)
+        gaps = sees_gaps(own_rows, blind_rows, kept=kept[bench], seed=seed)
         entry["category_sees"] = gaps.pop("categories")
         entry |= gaps
     return results

@@ -19,7 +19,7 @@ from hatchvl.data.format import read_manifest
 from hatchvl.io import read_json, write_json
 from hatchvl.pipeline.measures import MEASURES, caption_probe
 from hatchvl.pipeline.recipe import Layout, Recipe
-from hatchvl.pipeline.stages import STAGES, STEPS, Stage
+from hatchvl.pipeline.stages import STAGE_NAMES, STAGES, STEPS, Stage, stage
 from hatchvl.pipeline.summaries import CAPTIONS_FILE
 from hatchvl.train.common import is_finished, stage_marker
 
@@ -140,22 +140,21 @@ class Runner:
         chain: list[str] = []
         enabled = self.recipe.enabled()
         inputs = {"data": self.prepare_data, "model": self.prepare_model}
-        stages = {s.name: s for s in STAGES}
         for step in STEPS:
-            if step in stages and step not in enabled:
+            if step in STAGE_NAMES and step not in enabled:
                 continue
             if step in steps:
                 started = time.perf_counter()
                 if step in inputs:
                     inputs[step]()
-                elif step in stages:
-                    self.run_stage(stages[step], chain)
+                elif step in STAGE_NAMES:
+                    self.run_stage(stage(step), chain)
                 else:
                     self.evaluate(chain)
                 # summed over attempts: a resumed stage adds the time of its second part
                 timings[step] = round(timings.get(step, 0.0) + time.perf_counter() - started, 1)
                 write_json(self.layout.root / TIMINGS, timings)
-            if step in stages:
+            if step in STAGE_NAMES:
                 chain.append(step)
         return chain
 

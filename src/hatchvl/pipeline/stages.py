@@ -31,7 +31,6 @@ class Stage:
     fixed: dict = field(default_factory=dict)  # options the stage sets itself (an SFT stage's target)
     requires: dict = field(default_factory=dict)  # stage -> why it must come before this one in a recipe
     measures: tuple[str, ...] = ()  # measurements taken on its model when it finishes (measures.MEASURES)
-    writes: tuple[str, ...] = ()  # files it adds to its folder besides stage.json, model/ and checkpoints
     summary: Summary | None = None  # its numbers in report.json, from its folder
     line: Callable[[dict], str | None] | None = None  # its line in report.md, from those numbers
     curve: str = "loss"  # what its plot shows: the training loss, or the GRPO rewards
@@ -44,19 +43,16 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("pretrain", SFTOptions, "hatchvl.train.sft:run_sft", part="pretrain", fixed={"target": "caption"},
-          measures=("captions",), writes=(summaries.CAPTIONS_FILE,), summary=summaries.caption_summary,
-          line=summaries.caption_line, tiny_only=True),
+          measures=("captions",), summary=summaries.caption_summary, line=summaries.caption_line, tiny_only=True),
     Stage("pasta", PastaOptions, "hatchvl.train.pasta:run_pasta", part="pasta", measures=("probe",),
-          writes=(summaries.PROBE_FILE,), summary=summaries.probe_summary, line=summaries.probe_line),
+          summary=summaries.probe_summary, line=summaries.probe_line),
     Stage("qa_sft", SFTOptions, "hatchvl.train.sft:run_sft", part="qa", fixed={"target": "answer"}),
     Stage("actor_sft", SFTOptions, "hatchvl.train.sft:run_sft", part="actor", fixed={"target": "action_answer"},
-          measures=("sampling",), writes=(summaries.SAMPLING_FILE,), summary=summaries.sampling_summary,
-          line=summaries.sampling_line),
+          measures=("sampling",), summary=summaries.sampling_summary, line=summaries.sampling_line),
     Stage("grpo", GRPOOptions, "hatchvl.train.grpo:run_grpo", part="actor", measures=("sampling",),
           requires={"actor_sft": "GRPO starts from the action-then-answer cold start (without it no completion "
                                  "earns a format or action reward)"},
-          writes=(summaries.SAMPLING_FILE,), summary=summaries.grpo_summary, line=summaries.grpo_line,
-          curve="rewards"),
+          summary=summaries.grpo_summary, line=summaries.grpo_line, curve="rewards"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 STEPS = ("data", "model", *STAGE_NAMES, "eval")  # what --stages and --from choose from

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hatchvl.io import read_json
 from hatchvl.objectives.rewards import RewardConfig
-from hatchvl.stats import Gap, format_interval, paired_gap
+from hatchvl.stats import Gap, format_gap_keys, gap_keys, paired_gap
 from hatchvl.train.common import stage_marker
 
 PROBE_FILE = "probe.json"  # the PaStA probe before and after the stage (measures.measure_probe)
@@ -60,7 +60,7 @@ def caption_summary(folder: Path, previous: Path | None, metrics: dict) -> dict:
 def caption_line(e: dict) -> str | None:
     if "probe_sees" not in e:
         return None
-    sees = format_interval(e["probe_sees"], e["probe_sees_ci"], e.get("probe_sees_note", ""))
+    sees = format_gap_keys(e, "probe_sees")
     return (f"caption probe on {e['caption_views']} held-out views, own vs swapped view: objects named that are "
             f"visible {pct(e['caption_precision_own'])} vs {pct(e['caption_precision_swapped'])}, sees "
             f"**{sees}** points; count right {pct(e['caption_count_correct_own'])} vs "
@@ -96,24 +96,20 @@ def _paired(a: dict, b: dict, weights: dict[str, float], seed: int = 0) -> Gap:
     return paired_gap(total(a), total(b), seed=seed)
 
 
-def _gap_keys(name: str, gap: Gap) -> dict:
-    out = {name: gap.delta, f"{name}_ci": None if gap.low is None else [gap.low, gap.high]}
-    if gap.note:
-        out[f"{name}_note"] = gap.note
-    return out
-
-
-def _gap_text(e: dict, name: str) -> str:
-    return format_interval(e[name], e.get(f"{name}_ci"), e.get(f"{name}_note", ""), digits=3)
-
-
 def action_sees(folder: Path) -> dict:
     """action_sees / answer_sees: own minus blind mean sampled action (answer) reward, paired by prompt."""
     own, blind = read_json(folder / SAMPLING_FILE), read_json(folder / SAMPLING_BLIND_FILE)
     if own is None or blind is None or "rewards" not in own:
         return {}
-    return (_gap_keys("action_sees", _paired(own, blind, {"action": 1.0}))
-            | _gap_keys("answer_sees", _paired(own, blind, {"answer": 1.0})))
+    return (gap_keys("action_sees", _paired(own, blind, {"action": 1.0}))
+            | gap_keys("answer_sees", _paired(own, blind, {"answer": 1.0})))
+
+
+def _sees_text(e: dict) -> str:
+    if "action_sees" not in e:
+        return ""
+    return (f"; own − swapped views: action {format_gap_keys(e, 'action_sees', 3)}, "
+            f"answer {format_gap_keys(e, 'answer_sees', 3)}")
 
 
 # --- the cold start: sampled completions -----------------------------------------------------------
@@ -130,10 +126,7 @@ def sampling_line(e: dict) -> str | None:
         return None
     text = (f"sampled format compliance **{pct(e['format_rate'])}** (temperature 1); action reward "
             f"{e['sampled_action_reward']:.3f}, answer reward {e['sampled_answer_reward']:.3f}")
-    if "action_sees" in e:
-        text += (f"; own − swapped views: action {_gap_text(e, 'action_sees')}, "
-                 f"answer {_gap_text(e, 'answer_sees')}")
-    return text
+    return text + _sees_text(e)
 
 
 # --- GRPO: the reward curve and the held-out rewards before and after ------------------------------
@@ -144,8 +137,9 @@ def heldout_rewards(grpo_dir: Path, before_dir: Path | None) -> dict:
     defaults = RewardConfig()
     weights = {part: options.get(f"w_{part}", getattr(defaults, f"w_{part}")) for part in REWARD_PARTS}
     out: dict = {}
-    for when, folder in (("before", before_dir), ("after", grpo_dir)):
-        sampled = read_json(folder / SAMPLING_FILE) if folder else None
+    before = read_json(before_dir / SAMPLING_FILE) if before_dir else None
+    after = read_json(grpo_dir / SAMPLING_FILE)
+    for when, sampled in (("before", before), ("after", after)):
         if sampled is None:
             continue
         parts = {"format": sampled["format_rate"], "action": sampled["action_reward"],
@@ -153,10 +147,8 @@ def heldout_rewards(grpo_dir: Path, before_dir: Path | None) -> dict:
         out |= {f"heldout_{part}_{when}": value for part, value in parts.items()}
         out[f"heldout_total_{when}"] = sum(weights[part] * value for part, value in parts.items())
         out["heldout_prompts"] = sampled["count"]
-    before = read_json(before_dir / SAMPLING_FILE) if before_dir else None
-    after = read_json(grpo_dir / SAMPLING_FILE)
     if before and after and "rewards" in before and "rewards" in after:
-        out |= _gap_keys("heldout_delta", _paired(after, before, weights))
+        out |= gap_keys("heldout_delta", _paired(after, before, weights))
     return out
 
 
@@ -190,7 +182,5 @@ def grpo_line(e: dict) -> str | None:
         if "heldout_answer_before" in e:
             text += f" (answer {e['heldout_answer_before']:.3f} → {e['heldout_answer_after']:.3f})"
         if "heldout_delta" in e:
-            text += f", change {_gap_text(e, 'heldout_delta')}"
-    if "action_sees" in e:
-        text += f"; own − swapped views: action {_gap_text(e, 'action_sees')}, answer {_gap_text(e, 'answer_sees')}"
-    return text
+            text += f", change {format_gap_keys(e, 'heldout_delta', 3)}"
+    return text + _sees_text(e)
