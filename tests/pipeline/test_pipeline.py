@@ -16,9 +16,11 @@ MICRO = {
     "data": {"synth": {"scenes": 4, "size": 64, "views": [2, 3], "samples_per_scene": 4, "split": [0.5, 0.25, 0.25]}},
     "model": {"init_tiny": {"family": "qwen2_5_vl", "tokenizer": "bpe", "bpe_vocab_size": 320}},
     "stages": {
-        "pretrain": {"max_steps": 2, "batch_size": 2, "dtype": "float32"},
+        "pretrain": {"max_steps": 2, "batch_size": 2, "dtype": "float32", "sees_every": 2, "sees_split": "test",
+                     "sees_limit": 4, "sees_max_new_tokens": 6},
         "pasta": {"max_steps": 2, "batch_size": 2, "dtype": "float32"},
-        "qa_sft": {"max_steps": 2, "batch_size": 2, "dtype": "float32", "caption_share": 0.25},
+        "qa_sft": {"max_steps": 2, "batch_size": 2, "dtype": "float32", "caption_share": 0.25, "sees_every": 1,
+                   "sees_split": "train", "sees_limit": 4, "sees_max_new_tokens": 4},
         "actor_sft": {"max_steps": 2, "batch_size": 2, "fraction": 0.5, "dtype": "float32"},
         "grpo": {"max_steps": 2, "batch_size": 2, "num_generations": 2, "max_completion_length": 8,
                  "limit": 3, "dtype": "float32"},
@@ -74,6 +76,12 @@ def test_report_has_every_number(finished_run):
     assert "probe top-1" in text and "blind control" in text and "format compliance" in text
     assert "held-out prompts" in text and "over 2 steps on 3 training prompts" in text
     assert "sees [95% CI]" in text and "own − swapped views" in text and "caption probe on 4" in text
+    # the sees curves during training: captions in pretraining, answers in QA fine-tuning
+    assert [p["step"] for p in on_disk["stages"]["pretrain"]["sees_curve"]] == [0, 2]
+    curve = on_disk["stages"]["qa_sft"]["sees_curve"]
+    assert [p["step"] for p in curve] == [0, 1, 2] and curve[0]["low"] is None
+    assert all(p["sees"] == pytest.approx(p["own"] - p["swapped"]) for p in curve)
+    assert "## Sees during training" in text and "| qa_sft | 2 |" in text and "plots/sees.png" in text
     assert grpo["prompts"] == 3
     for line in text.splitlines():
         if line.startswith("![") and "(" in line:

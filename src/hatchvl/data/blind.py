@@ -3,7 +3,7 @@
 Images move only between items with the same number of views (prompts name each view), by a seeded
 derangement within each such group: the group's items form one shuffled cycle, each taking the next one's
 images. An item alone in its group keeps its own images. The benchmarks' blind control (eval/blind.py),
-the sampled rewards with swapped views (eval/sampling.py) and the caption probe (objectives/caption_probe.py)
+the sampled rewards with swapped views (objectives/sampling.py) and the caption probe (objectives/caption_probe.py)
 all use it.
 """
 

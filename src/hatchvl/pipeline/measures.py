@@ -44,8 +44,8 @@ def measure_sampling(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], 
     spec = recipe.eval.sampling
     if spec is None:
         return
-    from hatchvl.eval.sampling import sample_rewards
     from hatchvl.models.loading import load_model_and_processor
+    from hatchvl.objectives.sampling import sample_rewards
 
     model = processor = None
     for blind in (False, True) if spec.blind else (False,):

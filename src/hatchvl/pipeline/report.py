@@ -2,8 +2,9 @@
 
 report.json keys: `settings` (the recipe in full), `wall_s` (per step), `stages.<stage>.*` (every stage:
 folder, wall_s, final_loss; then what its registry row's summary adds: pipeline/summaries.py lists the
-keys), `eval.<bench>.average` and `eval.<bench>.blind_average` (percent), `eval.<bench>.categories` and
-`eval.<bench>.blind_categories`, `eval.<bench>.count`.
+keys; `sees_curve` where the stage logged one, train/sees_curve.py), `eval.<bench>.average` and
+`eval.<bench>.blind_average` (percent), `eval.<bench>.categories` and `eval.<bench>.blind_categories`,
+`eval.<bench>.count`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,21 @@ from hatchvl.io import atomic_write, read_json, write_json
 from hatchvl.pipeline.recipe import Layout, Recipe
 from hatchvl.pipeline.stages import stage
 from hatchvl.pipeline.summaries import CAPTIONS_FILE, REWARD_PARTS, caption_keys, caption_line
+from hatchvl.stats import format_interval
 from hatchvl.train.common import stage_marker
 
 
 def _history(stage_dir: Path) -> list[dict]:
     record = read_json(stage_marker(stage_dir))
     return record["metrics"].get("log_history", []) if record else []
+
+
+def sees_curve(history: list[dict]) -> list[dict]:
+    """The sees-curve points of a stage's log history (train/sees_curve.py): step, sees (points), its
+    interval low / high (None below 50 items), own and swapped scores, and action_sees where logged."""
+    keys = ("sees", "sees_low", "sees_high", "sees_own", "sees_swapped", "action_sees")
+    return [{"step": h["step"], **{k.removeprefix("sees_") if k != "sees" else k: h.get(k) for k in keys}}
+            for h in history if "sees" in h]
 
 
 def moving_mean(values, window: int) -> list[float]:
@@ -48,6 +58,9 @@ def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
         losses = [h["loss"] for h in metrics.get("log_history", []) if "loss" in h and "reward" not in h]
         if losses:
             entry["final_loss"] = losses[-1]
+        curve = sees_curve(metrics.get("log_history", []))
+        if curve:
+            entry["sees_curve"] = curve
         summary = stage(name).summary
         if summary is not None:
             entry |= summary(folder, layout.stage_dir(chain[:k]) if k else None, metrics)
@@ -124,6 +137,24 @@ def plot(report: dict, layout: Layout, chain: list[str]) -> list[str]:
     fig.tight_layout()
     fig.savefig(out / "curves.png", dpi=90)
     made.append("plots/curves.png")
+    curved = {name: e["sees_curve"] for name, e in report["stages"].items() if "sees_curve" in e}
+    if curved:
+        fig = Figure(figsize=(4 * len(curved), 3))
+        for k, (name, curve) in enumerate(curved.items()):
+            ax = fig.add_subplot(1, len(curved), k + 1)
+            steps = [p["step"] for p in curve]
+            ax.plot(steps, [p["sees"] for p in curve], marker="o")
+            bounded = [p for p in curve if p["low"] is not None]
+            if bounded:
+                ax.fill_between([p["step"] for p in bounded], [p["low"] for p in bounded],
+                                [p["high"] for p in bounded], alpha=0.2)
+            ax.axhline(0, color="#888", linewidth=0.8)
+            ax.set_title(name)
+            ax.set_xlabel("step")
+            ax.set_ylabel("sees, points (95% CI)")
+        fig.tight_layout()
+        fig.savefig(out / "sees.png", dpi=90)
+        made.append("plots/sees.png")
     probed = [e for e in report["stages"].values() if "probe_after" in e]
     if probed:
         pasta = probed[-1]
@@ -190,6 +221,17 @@ def markdown(report: dict, plots: list[str]) -> str:
                     other = f"{blind[c]:.1f}%" if c in blind else "–"
                     sees = format_sees(gaps[c]) if c in gaps else "–"
                     lines.append(f"| {c} | {v:.1f}% | {other} | {sees} |")
+    curved = {name: e["sees_curve"] for name, e in s.items() if "sees_curve" in e}
+    if curved:
+        lines += ["", "## Sees during training", "", "Every few steps the model answered a fixed held-out subset "
+                  "greedily, with each item's views and with another item's (caption stages: the caption probe's "
+                  "visible-object precision). Scores in points.", "",
+                  "| stage | step | with its views | swapped views | sees [95% CI] |", "|---|---|---|---|---|"]
+        for name, curve in curved.items():
+            for p in curve:
+                ci = None if p["low"] is None else [p["low"], p["high"]]
+                lines.append(f"| {name} | {p['step']} | {p['own']:.1f} | {p['swapped']:.1f} | "
+                             f"{format_interval(p['sees'], ci, 'fewer than 50 items')} |")
     if "captions" in report:
         lines += ["", "## The final model's captions", "", caption_line(report["captions"]) + "."]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]

@@ -16,6 +16,7 @@ from hatchvl.objectives.rewards import RewardConfig, action_reward, answer_rewar
 from hatchvl.train.common import apply_lora, is_finished, resumable, train_and_finish, trainer_arguments
 from hatchvl.train.data import load_samples, prompt_dataset
 from hatchvl.train.options import GRPOOptions
+from hatchvl.train.sees_curve import add_sees_curve
 
 
 def _text(completion) -> str:
@@ -78,6 +79,7 @@ def build_grpo_trainer(opts: GRPOOptions):
     trainer = resumable(GRPOTrainer)(model=model, args=args,
                                      train_dataset=prompt_dataset(opts.data, samples), processing_class=processor,
                                      reward_funcs=reward_functions(targets, cfg))
+    add_sees_curve(trainer, processor, opts, "action_answer")
     return trainer, processor, samples
 
 

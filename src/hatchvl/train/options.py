@@ -59,6 +59,23 @@ class LoraOptions:
 
 
 @dataclass
+class SeesCurveOptions:
+    """The sees curve during training (train/sees_curve.py): own vs swapped views on a fixed held-out subset."""
+
+    sees_every: int = field(default=0, metadata={"help": "steps between sees-curve points (0: off); each point "
+                                                         "answers sees_limit held-out items twice, greedily"})
+    sees_split: str = field(default="val", metadata={"help": "held-out split of the sees curve"})
+    sees_limit: int = field(default=64, metadata={"help": "items (views, for captions) of the sees curve; below "
+                                                          "50 its points get no interval"})
+    sees_max_new_tokens: int = field(default=160, metadata={"help": "tokens generated per item for the sees curve"})
+
+    def _check_sees_curve(self) -> None:
+        if self.sees_every < 0 or self.sees_limit < 1 or self.sees_max_new_tokens < 1:
+            raise ValueError(f"sees_every must be >= 0, sees_limit and sees_max_new_tokens >= 1, got "
+                             f"{self.sees_every}, {self.sees_limit}, {self.sees_max_new_tokens}")
+
+
+@dataclass
 class PastaOptions(TrainerOptions):
     """Options of `hatchvl train pasta` (and the pipeline's pasta stage).
 
@@ -101,7 +118,7 @@ class PastaOptions(TrainerOptions):
 
 
 @dataclass
-class SFTOptions(LoraOptions, TrainerOptions):
+class SFTOptions(SeesCurveOptions, LoraOptions, TrainerOptions):
     """Options of `hatchvl train sft` (and the pipeline's qa_sft / actor_sft stages)."""
 
     batch_size: int = field(default=4, metadata={"help": "samples per device per step"})
@@ -116,6 +133,7 @@ class SFTOptions(LoraOptions, TrainerOptions):
                                                                             "save memory"})
 
     def __post_init__(self) -> None:
+        self._check_sees_curve()
         if self.target not in SFT_TARGETS:
             raise ValueError(f"target must be one of {', '.join(SFT_TARGETS)}, got {self.target!r}")
         if not 0 <= self.caption_share < 1 or (self.caption_share and self.target == CAPTION):
@@ -124,7 +142,7 @@ class SFTOptions(LoraOptions, TrainerOptions):
 
 
 @dataclass
-class GRPOOptions(LoraOptions, TrainerOptions):
+class GRPOOptions(SeesCurveOptions, LoraOptions, TrainerOptions):
     """Options of `hatchvl train grpo` (and the pipeline's grpo stage)."""
 
     split: str = field(default="train", metadata={"help": "dataset split whose prompts are trained on"})
@@ -158,6 +176,7 @@ class GRPOOptions(LoraOptions, TrainerOptions):
                                                                  "(trl vllm-serve)"})
 
     def __post_init__(self) -> None:
+        self._check_sees_curve()
         if self.scale_rewards not in ("group", "batch", "none"):
             raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {self.scale_rewards!r}")
         if self.limit < 0:

@@ -14,6 +14,7 @@ from hatchvl.models.loading import load_model_and_processor
 from hatchvl.train.common import apply_lora, is_finished, resumable, train_and_finish, trainer_arguments
 from hatchvl.train.data import load_samples, sft_dataset
 from hatchvl.train.options import SFTOptions
+from hatchvl.train.sees_curve import add_sees_curve
 
 
 def sft_config(opts: SFTOptions):
@@ -35,6 +36,7 @@ def build_sft_trainer(opts: SFTOptions):
         model = apply_lora(model, opts.lora_r, opts.lora_alpha, opts.lora_dropout)
     trainer = resumable(SFTTrainer)(model=model, args=sft_config(opts), train_dataset=dataset,
                                     processing_class=processor)
+    add_sees_curve(trainer, processor, opts, opts.target)
     return trainer, processor, samples
 
 

@@ -1,10 +1,14 @@
-"""Sampled completions of a model on a dataset split, scored by the ActoR rewards: how well the model
-keeps the action-then-answer format when it samples (temperature 1, as GRPO does), and what its actions
-and answers earn. This is the cold start's measure of success.
+"""Completions of a model on a dataset split, scored by the ActoR rewards: how well the model keeps the
+action-then-answer format when it samples (temperature 1, as GRPO does), and what its actions and
+answers earn. This is the cold start's measure of success, and (greedy, temperature 0) the points of the
+sees curve logged during training (train/sees_curve.py).
 
 Every prompt's rewards are kept (`rewards`), so that two runs on the same prompts compare item by item
 (before and after GRPO; with the prompts' own images and blind, `blind=True`, each sample's views
-swapped for another sample's as in the blind control, eval/blind.py)."""
+swapped for another sample's as in the blind control, data/blind.py).
+
+With the answer-only style (QA fine-tuning) the whole completion is the answer: it is scored by its answer
+type, and the format and action parts are 0."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from hatchvl.data.blind import swap_donors
 from hatchvl.data.format import read_manifest, resolve
 from hatchvl.io import open_rgb
 from hatchvl.models.generation import generate_texts
+from hatchvl.objectives.answers import answer_score
 from hatchvl.objectives.prompts import prompt_messages
 from hatchvl.objectives.rewards import action_reward, answer_reward, format_reward, reward_target
 
@@ -39,9 +44,12 @@ class SampledRewards:
 
 def sample_rewards(model, processor, data: str | Path, split: str = "val", limit: int = 64,
                    temperature: float = 1.0, max_new_tokens: int = 256, batch_size: int = 8,
-                   seed: int = 0, blind: bool = False) -> SampledRewards:
+                   seed: int = 0, blind: bool = False, style: str = "action_answer") -> SampledRewards:
     """Sample one completion per sample of the first `limit` samples of a split and score them; with
-    `blind`, each sample is shown another sample's views (same number of views, seeded)."""
+    `blind`, each sample is shown another sample's views (same number of views, seeded). `style` is the
+    prompt's target style: action_answer, or answer (module docstring)."""
+    if style not in ("action_answer", "answer"):
+        raise ValueError(f"style must be action_answer or answer, got {style!r}")
     samples = read_manifest(data, split)[:limit]
     if not samples:
         raise ValueError(f"split {split!r} of {data} holds no samples to sample from")
@@ -54,12 +62,17 @@ def sample_rewards(model, processor, data: str | Path, split: str = "val", limit
     for start in range(0, len(samples), batch_size):
         batch = samples[start: start + batch_size]
         images = [[open_rgb(resolve(data, p)) for p in paths] for paths in views[start: start + batch_size]]
-        conversations = [prompt_messages(s, "action_answer") for s in batch]
+        conversations = [prompt_messages(s, style) for s in batch]
         outputs += generate_texts(model, processor, conversations, images, max_new_tokens, temperature)
     targets = [reward_target(s) for s in samples]
-    rewards = {"format": [format_reward(o) for o in outputs],
-               "action": [action_reward(o, t) for o, t in zip(outputs, targets, strict=True)],
-               "answer": [answer_reward(o, t) for o, t in zip(outputs, targets, strict=True)]}
+    if style == "answer":
+        rewards = {"format": [0.0] * len(outputs), "action": [0.0] * len(outputs),
+                   "answer": [answer_score(o.strip(), t.answer, t.answer_type) for o, t in
+                              zip(outputs, targets, strict=True)]}
+    else:
+        rewards = {"format": [format_reward(o) for o in outputs],
+                   "action": [action_reward(o, t) for o, t in zip(outputs, targets, strict=True)],
+                   "answer": [answer_reward(o, t) for o, t in zip(outputs, targets, strict=True)]}
     n = len(samples)
     return SampledRewards(
         count=n,
