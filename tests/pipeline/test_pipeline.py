@@ -16,6 +16,7 @@ MICRO = {
     "data": {"synth": {"scenes": 4, "size": 64, "views": [2, 3], "samples_per_scene": 4, "split": [0.5, 0.25, 0.25]}},
     "model": {"init_tiny": {"family": "qwen2_5_vl", "tokenizer": "bpe", "bpe_vocab_size": 320}},
     "stages": {
+        "pretrain_tower": {"max_steps": 2, "batch_size": 2, "dtype": "float32"},
         "pretrain": {"max_steps": 2, "batch_size": 2, "dtype": "float32", "sees_every": 2, "sees_split": "test",
                      "sees_limit": 4, "sees_max_new_tokens": 6},
         "pasta": {"max_steps": 2, "batch_size": 2, "dtype": "float32"},
@@ -45,13 +46,14 @@ def finished_run(tmp_path_factory):
 def test_report_has_every_number(finished_run):
     _, run, report, _ = finished_run
     on_disk = json.loads((run / "report.json").read_text())
-    assert on_disk["stages"].keys() == {"pretrain", "pasta", "qa_sft", "actor_sft", "grpo"}
+    assert on_disk["stages"].keys() == {"pretrain_tower", "pretrain", "pasta", "qa_sft", "actor_sft", "grpo"}
     for captions in (on_disk["stages"]["pretrain"], on_disk["captions"]):  # after pretraining and at the end
         assert captions["caption_views"] == 4 and captions["probe_sees_ci"] is None
         assert 0 <= captions["caption_precision_own"] <= 1 and -100 <= captions["probe_sees"] <= 100
+    for name in ("pretrain_tower", "pasta"):  # the cross-view probe of both towers' training
+        for key in ("probe_before", "probe_after", "probe_chance", "probe_same_position", "probe_colour"):
+            assert 0.0 <= on_disk["stages"][name][key] <= 1.0, (name, key)
     pasta = on_disk["stages"]["pasta"]
-    for key in ("probe_before", "probe_after", "probe_chance", "probe_same_position", "probe_colour"):
-        assert 0.0 <= pasta[key] <= 1.0, key
     assert pasta["probe_chance"] == pytest.approx(1 / 16)
     assert 0.0 <= on_disk["stages"]["actor_sft"]["format_rate"] <= 1.0
     grpo = on_disk["stages"]["grpo"]
@@ -69,7 +71,7 @@ def test_report_has_every_number(finished_run):
     for stage in ("actor_sft", "grpo"):  # sampled with own and swapped views, paired by prompt
         assert -1 <= on_disk["stages"][stage]["action_sees"] <= 1 and on_disk["stages"][stage]["action_sees_ci"] is None
     assert grpo["heldout_delta"] == pytest.approx(grpo["heldout_total_after"] - grpo["heldout_total_before"])
-    for step in ("data", "model", "pretrain", "pasta", "qa_sft", "actor_sft", "grpo", "eval"):
+    for step in ("data", "model", "pretrain_tower", "pretrain", "pasta", "qa_sft", "actor_sft", "grpo", "eval"):
         assert on_disk["wall_s"][step] >= 0, step
     assert on_disk["stages"]["grpo"]["wall_s"] > 0
     text = (run / "report.md").read_text()
@@ -104,15 +106,16 @@ def test_heldout_rewards_weigh_the_parts_as_the_grpo_stage_did(tmp_path):
 
 def test_each_stage_writes_its_own_folder_chained_by_name(finished_run):
     _, run, _, _ = finished_run
-    chains = ("pretrain", "pretrain-pasta", "pretrain-pasta-qa_sft", "pretrain-pasta-qa_sft-actor_sft",
-              "pretrain-pasta-qa_sft-actor_sft-grpo")
+    names = ("pretrain_tower", "pretrain", "pasta", "qa_sft", "actor_sft", "grpo")
+    chains = tuple("-".join(names[: k + 1]) for k in range(len(names)))
     for name in ("base", "data", *chains):
         assert (run / name).is_dir(), name
     for name in chains:
         assert (run / name / "stage.json").is_file() and (run / name / "model" / "config.json").is_file()
-    stage = json.loads((run / "pretrain-pasta-qa_sft" / "stage.json").read_text())
-    assert stage["options"]["model"] == str(run / "pretrain-pasta" / "model")  # qa_sft starts from PaStA's model
-    assert json.loads((run / "pretrain" / "stage.json").read_text())["options"]["target"] == "caption"
+    stage = json.loads((run / chains[3] / "stage.json").read_text())
+    assert stage["options"]["model"] == str(run / chains[2] / "model")  # qa_sft starts from PaStA's model
+    captions = json.loads((run / chains[1] / "stage.json").read_text())["options"]
+    assert captions["target"] == "caption" and captions["model"] == str(run / chains[0] / "model")
 
 
 def test_a_rerun_skips_finished_steps_and_from_reruns_selected_ones(finished_run):
@@ -122,7 +125,7 @@ def test_a_rerun_skips_finished_steps_and_from_reruns_selected_ones(finished_run
     run_pipeline(recipe, log=log.append)
     assert not [line for line in log if line.startswith("== ")], log  # nothing trained again
     assert {p: os.stat(p).st_mtime_ns for p in run.glob("*/stage.json")} == marks
-    (run / "eval" / "pretrain-pasta-qa_sft-actor_sft-grpo" / "synthetic-blind" / "results.json").unlink()
+    (run / "eval" / "pretrain_tower-pretrain-pasta-qa_sft-actor_sft-grpo" / "synthetic-blind" / "results.json").unlink()
     log = []
     report = run_pipeline(recipe, start="eval", log=log.append)
     assert any("synthetic-blind" in line for line in log)
@@ -136,9 +139,9 @@ def test_the_ablation_reuses_shared_stages(finished_run):
     assert list(table) == ["base", "qa_only", "no_pasta", "no_actor", "full"]
     for name, mark in before.items():  # the main run's stages were reused, not retrained
         assert os.stat(name).st_mtime_ns == mark
-    for name in ("pretrain-qa_sft", "pretrain-qa_sft-actor_sft", "pretrain-qa_sft-actor_sft-grpo"):
-        assert (run / name / "stage.json").is_file()  # every variant keeps the pretraining
-    assert len(list(run.glob("*/stage.json"))) == 8  # 5 main + 3 without PaStA
+    for name in ("qa_sft", "qa_sft-actor_sft", "qa_sft-actor_sft-grpo"):  # every variant keeps the pretraining
+        assert (run / f"pretrain_tower-pretrain-{name}" / "stage.json").is_file()
+    assert len(list(run.glob("*/stage.json"))) == 9  # 6 main + 3 without PaStA
     text = (run / "ablation.md").read_text()
     assert "| full |" in text and "| base |" in text
     for variant in table.values():
@@ -157,7 +160,7 @@ def test_a_seeded_ablation_reports_mean_and_std_over_seeds_on_one_dataset(tmp_pa
     from hatchvl.pipeline.ablate import run_seeded_ablation
 
     path = tmp_path / "micro.yaml"
-    micro = {**MICRO, "stages": {k: v for k, v in MICRO["stages"].items() if k != "pretrain"}}
+    micro = {**MICRO, "stages": {k: v for k, v in MICRO["stages"].items() if not k.startswith("pretrain")}}
     path.write_text(yaml.safe_dump(micro))
     summary = run_seeded_ablation(load_recipe(path, run_dir=str(tmp_path / "run")), [0, 1], log=lambda _: None)
     assert list(summary) == ["base", "qa_only", "no_pasta", "no_actor", "full"]

@@ -38,7 +38,7 @@ def test_the_shipped_recipes_load(tmp_path):
 
     configs = Path(__file__).parents[2] / "configs"
     tiny = load_recipe(configs / "tiny-cpu.yaml")
-    assert tiny.enabled() == ["pretrain", "pasta", "qa_sft", "actor_sft", "grpo"]
+    assert tiny.enabled() == ["pretrain_tower", "pretrain", "pasta", "qa_sft", "actor_sft", "grpo"]
     assert tiny.model.init_tiny.family == "qwen2_5_vl" and tiny.data.synth is not None
     # the paper recipe points at local files that do not exist here: that must be the complaint
     with pytest.raises(ValueError, match=r"data\.path"):
@@ -78,7 +78,8 @@ def test_bad_recipes_fail_naming_the_key(tmp_path, changes, message):
 
 
 def test_step_selection():
-    assert select_steps(None, None) == ["data", "model", "pretrain", "pasta", "qa_sft", "actor_sft", "grpo", "eval"]
+    assert select_steps(None, None) == ["data", "model", "pretrain_tower", "pretrain", "pasta", "qa_sft", "actor_sft",
+                                       "grpo", "eval"]
     assert select_steps(None, "grpo") == ["grpo", "eval"]
     assert select_steps(["eval", "pasta"], None) == ["pasta", "eval"]
     with pytest.raises(ValueError, match="unknown step 'rl'"):

@@ -21,9 +21,10 @@ def test_every_row_names_real_things():
 
 def test_ablation_variants_are_registry_chains():
     assert variant_chain(VARIANTS["full"]) == list(STAGE_NAMES)
-    assert variant_chain(VARIANTS["no_pasta"]) == ["pretrain", "qa_sft", "actor_sft", "grpo"]
+    assert variant_chain(VARIANTS["no_pasta"]) == ["pretrain_tower", "pretrain", "qa_sft", "actor_sft", "grpo"]
     assert variant_chain(VARIANTS["no_actor"], enabled=["pasta", "qa_sft"]) == ["pasta", "qa_sft"]
-    assert variant_chain(VARIANTS["base"]) == ["pretrain"] and variant_chain(VARIANTS["base"], enabled=[]) == []
+    assert variant_chain(VARIANTS["base"]) == ["pretrain_tower", "pretrain"]
+    assert variant_chain(VARIANTS["base"], enabled=[]) == []
 
 
 def test_the_registry_loads_without_torch():

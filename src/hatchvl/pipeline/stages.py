@@ -42,6 +42,10 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
+    # the miniature's pretraining (docs/pipeline.md): its random tower first learns dense, view-invariant
+    # features from the cross-view alignment loss, then the whole model learns grounded captions
+    Stage("pretrain_tower", PastaOptions, "hatchvl.train.pasta:run_pasta", part="pretrain", measures=("probe",),
+          summary=summaries.probe_summary, line=summaries.probe_line, tiny_only=True),
     Stage("pretrain", SFTOptions, "hatchvl.train.sft:run_sft", part="pretrain", fixed={"target": "caption"},
           measures=("captions",), summary=summaries.caption_summary, line=summaries.caption_line, tiny_only=True),
     Stage("pasta", PastaOptions, "hatchvl.train.pasta:run_pasta", part="pasta", measures=("probe",),
