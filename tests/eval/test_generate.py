@@ -101,6 +101,18 @@ def test_bench_writes_predictions_and_resumes_without_repeating(tiny, mmsi, tmp_
     assert changed.exit_code == 2 and "holds a run with other settings (prompt_style: 'official'" in changed.output
 
 
+def test_a_blind_control_has_its_own_label_and_compares_with_its_run(tiny, mmsi, tmp_path):
+    own, blind = tmp_path / "own", tmp_path / "blind"
+    assert _bench(tiny, mmsi, own, "--limit", "4").exit_code == 0
+    result = _bench(tiny, mmsi, blind, "--limit", "4", "--blind")
+    assert result.exit_code == 0, result.output
+    assert json.loads((blind / "results.json").read_text())["label"] == "model (blind)"
+    table = runner.invoke(app, ["compare", str(own), str(blind)])
+    assert table.exit_code == 0, table.output
+    rows = [line.split(" | ")[0] for line in table.output.splitlines()[2:] if line.startswith("| ")]
+    assert rows == ["| model", "| model (blind)"]  # one row each, below the header
+
+
 def test_drop_unfinished_line(tmp_path):
     path = tmp_path / "p.jsonl"
     path.write_text('{"id": "1", "output": "A"}\n{"id": "2", "output": "B"}')  # complete, unterminated

@@ -86,7 +86,8 @@ def bench(
     viewchg_rule: ViewChgRule = typer.Option(
         ViewChgRule.authors, help="SPAR view_change_infer scoring: the SPAR authors' code or VLMEvalKit's."
     ),
-    label: str | None = typer.Option(None, help="Model name in the results (default: the checkpoint's name)."),
+    label: str | None = typer.Option(None, help="Model name in the results (default: the checkpoint's name; a "
+                                                "blind control adds ' (blind)')."),
     dtype: str = typer.Option("auto", help="torch dtype of the weights (auto: as stored)."),
     blind: bool = typer.Option(False, help="Blind control: give every item another item's images."),
     seed: int = typer.Option(0, help="Seed of the blind control's image swap."),

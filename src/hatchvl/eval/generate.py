@@ -66,6 +66,13 @@ class BenchOptions:
             raise ValueError(f"limit and batch_size must be >= 1, got {self.limit} and {self.batch_size}")
 
 
+def run_label(opts: BenchOptions) -> str:
+    """The model's name in the results: --label or the checkpoint folder's name, with " (blind)" added for a
+    blind control, so that `eval compare` can put a run and its blind control side by side."""
+    label = opts.label or Path(opts.model).name
+    return f"{label} (blind)" if opts.blind and not label.endswith(" (blind)") else label
+
+
 def generate_batch(model, processor, items: Sequence[EvalItem], style: str, max_new_tokens: int) -> list[str]:
     """Greedy outputs (special tokens removed) of one left-padded batch."""
     images = []
@@ -178,7 +185,7 @@ def run_bench(opts: BenchOptions) -> dict | None:
     rows = score_items(items, read_predictions(predictions).outputs, opts.viewchg_rule)
     limited = Benchmark(benchmark.name, items, tuple(notes))
     settings = asdict(opts) | {"max_new_tokens": max_new_tokens, "world_size": world}
-    results = summarize(limited, rows, opts.label or Path(opts.model).name, opts.viewchg_rule,
+    results = summarize(limited, rows, run_label(opts), opts.viewchg_rule,
                         model=str(opts.model), prompt_style=style, data=str(opts.data), settings=settings,
                         generated_rank0=len(todo), generation_seconds_rank0=seconds,
                         **({"blind_kept": kept} if opts.blind else {}))
