@@ -8,7 +8,7 @@ and prints pasta / tower (target <= 5%), for the tiny Qwen2.5-VL and a ~25M-para
 vision configuration. Median of repeated steps; the S come from a small synthetic dataset built in a
 temporary folder and read back from the on-disk cache, as in training.
 
-Usage: python benchmarks/bench_pasta.py [--repeats 10] [--threads N]
+Usage: python benchmarks/bench_pasta.py [--repeats 10] [--threads N] [--configs tiny,25M]
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hatchvl.data.supervision import load_supervision
 from hatchvl.data.synthetic.synth import SynthConfig, synthesize
 from hatchvl.models.backbone import token_grids
 from hatchvl.models.tiny import TinySize, byte_tokenizer, tiny_model, tiny_processor
 from hatchvl.objectives.pasta import pasta_loss, pool_cells
-from hatchvl.train.pasta_data import load_supervision
 
 CONFIGS = {  # name: (vision sizes, image side in pixels)
     "tiny": (TinySize(), 112),
@@ -83,7 +83,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, of {', '.join(CONFIGS)}")
     args = parser.parse_args()
+    names = args.configs.split(",")
+    if set(names) - set(CONFIGS):
+        parser.error(f"--configs: unknown {sorted(set(names) - set(CONFIGS))}; choose from {', '.join(CONFIGS)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,7 +101,7 @@ def main() -> None:
           f"{torch.get_num_threads()} torch threads, median of {args.repeats}")
     print(f"{'model':<6} {'vision params':>13} {'image':>7} {'patches':>8} {'pairs':>5} "
           f"{'tower f+b ms':>13} {'pasta ms':>9} {'ratio':>7}")
-    for name in CONFIGS:
+    for name in names:
         r = bench(name, overlaps, args.repeats)
         print(f"{r['name']:<6} {r['params'] / 1e6:>12.2f}M {r['side']:>5}px {r['tokens']:>8} {r['pairs']:>5} "
               f"{1e3 * r['tower']:>13.1f} {1e3 * r['pasta']:>9.2f} {r['pasta'] / r['tower']:>7.2%}")
