@@ -3,8 +3,10 @@
 import pytest
 import yaml
 
+from hatchvl.config import build
 from hatchvl.pipeline.recipe import load_recipe
 from hatchvl.pipeline.run import select_steps
+from hatchvl.pipeline.stages import STAGES
 
 BASE = {
     "name": "t", "seed": 0,
@@ -40,9 +42,18 @@ def test_the_shipped_recipes_load(tmp_path):
     tiny = load_recipe(configs / "tiny-cpu.yaml")
     assert tiny.enabled() == ["pretrain_tower", "pretrain", "pasta", "qa_sft", "actor_sft", "grpo"]
     assert tiny.model.init_tiny.family == "qwen2_5_vl" and tiny.data.synth is not None
+    sees = load_recipe(configs / "tiny-sees.yaml")
+    assert sees.enabled() == tiny.enabled() and sees.stages["pretrain"]["sees_every"] > 0
     # the paper recipe points at local files that do not exist here: that must be the complaint
     with pytest.raises(ValueError, match=r"data\.path"):
         load_recipe(configs / "qwen2.5-vl-3b.yaml")
+    # ... but every stage's options in it must build (a typo there would only show on the cluster)
+    paper = yaml.safe_load((configs / "qwen2.5-vl-3b.yaml").read_text())
+    for row in STAGES:
+        if row.name in paper["stages"]:
+            values = {**paper["stages"][row.name], **row.fixed, "model": "m", "data": "d", "out": "o"}
+            build(row.options, values, where=f"stages.{row.name}")
+    assert paper["stages"]["grpo"]["loss_type"] == "grpo"
 
 
 def test_a_good_recipe_loads_and_run_dir_can_be_overridden(tmp_path):

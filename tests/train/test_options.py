@@ -96,3 +96,18 @@ def test_grpo_options_refuse_an_unknown_reward_scaling():
     with pytest.raises(ValueError, match="scale_rewards"):
         GRPOOptions(model="m", data="d", out="o", scale_rewards="std")
     assert GRPOOptions(model="m", data="d", out="o", scale_rewards="batch").scale_rewards == "batch"
+
+
+def test_cluster_and_grpo_loss_options_reach_the_trainer_configs(tmp_path):
+    from hatchvl.train.grpo import grpo_config
+    from hatchvl.train.sft import sft_config
+
+    paths = dict(model="m", data="d", out=str(tmp_path))
+    sft = sft_config(SFTOptions(**paths, report_to=[], dataloader_num_workers=2))
+    assert sft.report_to == [] and sft.dataloader_num_workers == 2
+    assert sft_config(SFTOptions(**paths)).report_to == ["tensorboard"]
+    grpo = grpo_config(GRPOOptions(**paths, loss_type="grpo", vllm_max_model_length=8192))
+    assert grpo.loss_type == "grpo" and grpo.vllm_max_model_length == 8192
+    assert grpo_config(GRPOOptions(**paths)).loss_type == "dapo"  # stated, not inherited silently
+    with pytest.raises(ValueError, match="loss_type must be one of"):
+        GRPOOptions(**paths, loss_type="ppo")

@@ -34,7 +34,7 @@ def trainer_arguments(opts: TrainerOptions, **specific) -> dict:
 
     shared = dict(
         output_dir=str(opts.out),
-        report_to=["tensorboard"],
+        report_to=list(opts.report_to),
         num_train_epochs=opts.epochs,
         max_steps=opts.max_steps,
         per_device_train_batch_size=opts.batch_size,
@@ -49,7 +49,7 @@ def trainer_arguments(opts: TrainerOptions, **specific) -> dict:
         data_seed=opts.seed,
         use_cpu=not torch.cuda.is_available(),
         deepspeed=opts.deepspeed,
-        dataloader_num_workers=0,
+        dataloader_num_workers=opts.dataloader_num_workers,
     )
     return {**shared, **specific, **opts.extra}
 

@@ -52,8 +52,10 @@ def grpo_config(opts: GRPOOptions):
         scale_rewards=opts.scale_rewards,
         reward_weights=[opts.w_format, opts.w_action, opts.w_answer],
         activation_checkpointing=opts.activation_checkpointing,
+        loss_type=opts.loss_type,
         use_vllm=opts.use_vllm,
         vllm_mode=opts.vllm_mode,
+        vllm_max_model_length=opts.vllm_max_model_length,
     ))
 
 

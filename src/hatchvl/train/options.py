@@ -18,6 +18,7 @@ from hatchvl.objectives.prompts import CAPTION, SFT_TARGETS
 from hatchvl.objectives.rewards import RewardConfig
 
 _REWARDS = RewardConfig()  # the reward weights' defaults
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16's GRPOConfig
 
 
 @dataclass
@@ -43,6 +44,10 @@ class TrainerOptions:
     bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (GPUs)"})
     deepspeed: str | None = field(default=None, metadata={"help": "a DeepSpeed JSON config, if accelerate launch "
                                                                   "does not set one"})
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"], metadata={
+        "help": "trackers transformers logs to (tensorboard, wandb, trackio, ...; installed separately), or []"})
+    dataloader_num_workers: int = field(default=0, metadata={"help": "processes decoding images for the data "
+                                                                     "loader (0: in the training process)"})
     extra: dict = field(default_factory=dict, metadata={"help": "further fields of the stage's TrainingArguments, "
                                                                 "SFTConfig or GRPOConfig, passed as they are"})
 
@@ -171,12 +176,20 @@ class GRPOOptions(SeesCurveOptions, LoraOptions, TrainerOptions):
     w_format: float = field(default=_REWARDS.w_format, metadata={"help": "weight of the format reward"})
     activation_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in backward to "
                                                                             "save memory"})
+    loss_type: str = field(default="dapo", metadata={"help": "TRL's policy loss: grpo (per-sequence length "
+                                                             "normalisation, the GRPO paper's), dapo (TRL 1.16's "
+                                                             "default: token-level), dr_grpo, bnpo, ..."})
     use_vllm: bool = field(default=False, metadata={"help": "vLLM rollouts (needs the gpu extra)"})
+    vllm_max_model_length: int | None = field(default=None, metadata={
+        "help": "vLLM's context window in tokens: the longest prompt (images included) + max_completion_length; "
+                "unset, vLLM takes the model's (128k for Qwen2.5-VL) and reserves memory for it"})
     vllm_mode: str = field(default="colocate", metadata={"help": "colocate (same GPUs as training) or server "
                                                                  "(trl vllm-serve)"})
 
     def __post_init__(self) -> None:
         self._check_sees_curve()
+        if self.loss_type not in LOSS_TYPES:
+            raise ValueError(f"loss_type must be one of {', '.join(LOSS_TYPES)}, got {self.loss_type!r}")
         if self.scale_rewards not in ("group", "batch", "none"):
             raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {self.scale_rewards!r}")
         if self.limit < 0:
