@@ -15,7 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hatchvl.io import read_json, write_json
+from hatchvl.io import write_json
+from hatchvl.train.checkpoints import checkpoint_weight_files, newest_complete_checkpoint
 
 if TYPE_CHECKING:  # transformers is imported where a stage runs, not when the CLI starts
     from transformers import PreTrainedModel, ProcessorMixin
@@ -52,15 +53,6 @@ def trainer_arguments(opts: TrainerOptions, **specific) -> dict:
         dataloader_num_workers=opts.dataloader_num_workers,
     )
     return {**shared, **specific, **opts.extra}
-
-
-def checkpoint_weight_files(checkpoint: str | Path) -> list[Path]:
-    """The safetensors files of a checkpoint folder (one file, or the shards its index names)."""
-    folder = Path(checkpoint)
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        return [folder / name for name in sorted(set(read_json(index)["weight_map"].values()))]
-    return [folder / "model.safetensors"] if (folder / "model.safetensors").is_file() else []
 
 
 def load_checkpoint_weights(model: PreTrainedModel, checkpoint: str | Path) -> None:
@@ -126,11 +118,10 @@ def final_model_dir(out: str | Path) -> Path:
     return Path(out) / "model"
 
 
-def last_checkpoint(out: str | Path) -> str | None:
-    """The newest checkpoint of an unfinished stage, to resume from (None: start afresh)."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(out)) if Path(out).is_dir() else None
+def last_checkpoint(out: str | Path, move_torn: bool = True) -> str | None:
+    """The newest complete checkpoint of an unfinished stage, to resume from (None: start afresh); torn
+    ones are moved aside (train/checkpoints.py)."""
+    return newest_complete_checkpoint(out, move_torn)
 
 
 def apply_lora(model: PreTrainedModel, r: int, alpha: int, dropout: float) -> PreTrainedModel:
@@ -161,7 +152,8 @@ def finish(out: str | Path, options, metrics: dict) -> None:
 def train_and_finish(trainer, processor: ProcessorMixin, options, info: dict) -> dict:
     """Train (resuming from the newest checkpoint in options.out), then on the main process save the final
     model and mark the stage finished. Returns the metrics, the trainer's log history included."""
-    result = trainer.train(resume_from_checkpoint=last_checkpoint(options.out))
+    resume = last_checkpoint(options.out, move_torn=trainer.is_world_process_zero())
+    result = trainer.train(resume_from_checkpoint=resume)
     metrics = {**result.metrics, **info, "log_history": trainer.state.log_history}
     if trainer.is_world_process_zero():
         save_final(trainer.model, processor, options.out)
