@@ -1,7 +1,7 @@
 """The package's layers: no module imports a higher layer, train and eval do not import each other, and no
 modules import each other in a cycle.
 
-Layers, lowest first: {io, config, stats} < geometry < data < models < objectives < {train, eval} < pipeline
+Layers, lowest first: {io, config, stats, lock} < geometry < data < models < objectives < {train, eval} < pipeline
 < cli. Every import statement counts, also those inside functions and under `if TYPE_CHECKING:`. `from pkg import name`
 is an edge to the submodule pkg.name when there is one, else to pkg itself (its `__init__`), so a
 package's re-exports take part in the cycle check. The implicit import of a module's parent packages
@@ -18,8 +18,8 @@ import pytest
 import hatchvl
 
 PACKAGE = "hatchvl"
-RANKS = {"io": 0, "config": 0, "stats": 0, "geometry": 1, "data": 2, "models": 3, "objectives": 4, "train": 5,
-         "eval": 5, "pipeline": 6, "cli": 7}
+RANKS = {"io": 0, "config": 0, "stats": 0, "lock": 0, "geometry": 1, "data": 2, "models": 3, "objectives": 4,
+         "train": 5, "eval": 5, "pipeline": 6, "cli": 7}
 
 
 def module_names(root: Path, package: str = PACKAGE) -> dict[str, Path]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from hatchvl.io import atomic_write, write_json
+from hatchvl.lock import folder_lock
 from hatchvl.pipeline.recipe import DataSpec, Recipe
 from hatchvl.pipeline.report import eval_results
 from hatchvl.pipeline.run import Runner
@@ -37,6 +38,11 @@ def variant_chain(parts: tuple[str, ...], enabled: list[str] | None = None) -> l
 
 def run_ablation(recipe: Recipe, log: Callable[[str], None] = print) -> dict:
     """Train what each variant needs (reusing finished stages), evaluate it, write RUN/ablation.{md,json}."""
+    with folder_lock(recipe.run_dir, "run directory", log):
+        return _run_ablation(recipe, log)
+
+
+def _run_ablation(recipe: Recipe, log: Callable[[str], None]) -> dict:
     missing = [s.name for s in STAGES if s.name not in recipe.enabled() and s.part != "pretrain"]
     if missing:
         raise ValueError(f"the ablation needs every stage in the recipe; stages.{missing[0]} is left out")
@@ -65,6 +71,11 @@ def run_seeded_ablation(recipe: Recipe, seeds: list[int], log: Callable[[str], N
     run, RUN/ablation.{md,json} the mean ± std over seeds of every number."""
     if len(seeds) != len(set(seeds)) or not seeds:
         raise ValueError(f"--seeds needs distinct seeds, got {seeds}")
+    with folder_lock(recipe.run_dir, "run directory", log):
+        return _run_seeded_ablation(recipe, seeds, log)
+
+
+def _run_seeded_ablation(recipe: Recipe, seeds: list[int], log: Callable[[str], None]) -> dict:
     started = time.perf_counter()
     root = Path(recipe.run_dir)
     data = Runner(recipe, log)

@@ -17,6 +17,7 @@ from pathlib import Path
 from hatchvl.config import build
 from hatchvl.data.format import read_manifest
 from hatchvl.io import read_json, write_json
+from hatchvl.lock import folder_lock
 from hatchvl.pipeline.measures import MEASURES, caption_probe
 from hatchvl.pipeline.recipe import Layout, Recipe
 from hatchvl.pipeline.stages import STAGE_NAMES, STAGES, STEPS, Stage, stage
@@ -166,7 +167,8 @@ def run_pipeline(recipe: Recipe, steps: list[str] | None = None, start: str | No
 
     selected = select_steps(steps, start)
     runner = Runner(recipe, log)
-    chain = runner.run(selected)
-    report = write_report(recipe, runner.layout, chain)
+    with folder_lock(runner.layout.root, "run directory", log):
+        chain = runner.run(selected)
+        report = write_report(recipe, runner.layout, chain)
     log(f"report: {runner.layout.root / 'report.md'}")
     return report

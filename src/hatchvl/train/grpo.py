@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from trl import GRPOConfig, GRPOTrainer
 
+from hatchvl.lock import folder_lock
 from hatchvl.models.loading import load_model_and_processor
 from hatchvl.objectives.rewards import RewardConfig, action_reward, answer_reward, format_reward, reward_target
 from hatchvl.train.common import apply_lora, is_finished, resumable, train_and_finish, trainer_arguments
@@ -87,7 +88,8 @@ def build_grpo_trainer(opts: GRPOOptions):
 
 def run_grpo(opts: GRPOOptions) -> dict:
     """Train with GRPO, resuming from the newest checkpoint; save out/model and mark the stage finished."""
-    if is_finished(opts.out):
-        return {"skipped": "already finished"}
-    trainer, processor, samples = build_grpo_trainer(opts)
-    return train_and_finish(trainer, processor, opts, {"samples": len(samples)})
+    with folder_lock(opts.out, "stage folder"):
+        if is_finished(opts.out):
+            return {"skipped": "already finished"}
+        trainer, processor, samples = build_grpo_trainer(opts)
+        return train_and_finish(trainer, processor, opts, {"samples": len(samples)})

@@ -21,6 +21,7 @@ import logging
 
 from transformers import TrainingArguments
 
+from hatchvl.lock import folder_lock
 from hatchvl.models.loading import load_model_and_processor
 from hatchvl.train.common import is_finished, train_and_finish, trainer_arguments
 from hatchvl.train.options import PastaOptions
@@ -54,10 +55,15 @@ def run_pasta(opts: PastaOptions, callbacks: list | None = None) -> dict:
     Raises BadSampleError (a ValueError naming the sample) for a sample without usable geometry, unless
     opts.skip_bad, which skips and counts such samples. `callbacks`: extra `TrainerCallback`s.
     """
+    with folder_lock(opts.out, "stage folder"):
+        if is_finished(opts.out):
+            return {"skipped": "already finished"}
+        return _train_pasta(opts, callbacks)
+
+
+def _train_pasta(opts: PastaOptions, callbacks: list | None) -> dict:
     from hatchvl.data.supervision import check_bad, load_supervision
 
-    if is_finished(opts.out):
-        return {"skipped": "already finished"}
     args = training_arguments(opts)
     with args.main_process_first(desc="PaStA supervision"):
         samples, sup = load_supervision(opts.data, opts.split, opts.grid, opts.tol_abs, opts.tol_rel,

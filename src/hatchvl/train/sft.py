@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from trl import SFTConfig, SFTTrainer
 
+from hatchvl.lock import folder_lock
 from hatchvl.models.loading import load_model_and_processor
 from hatchvl.train.common import apply_lora, is_finished, resumable, train_and_finish, trainer_arguments
 from hatchvl.train.data import load_samples, sft_dataset
@@ -43,7 +44,8 @@ def build_sft_trainer(opts: SFTOptions):
 def run_sft(opts: SFTOptions) -> dict:
     """Train, resuming from the newest checkpoint in opts.out; save the final model to out/model and
     mark the stage finished. A finished stage is left alone. Returns the training metrics."""
-    if is_finished(opts.out):
-        return {"skipped": "already finished"}
-    trainer, processor, samples = build_sft_trainer(opts)
-    return train_and_finish(trainer, processor, opts, {"samples": len(samples)})
+    with folder_lock(opts.out, "stage folder"):
+        if is_finished(opts.out):
+            return {"skipped": "already finished"}
+        trainer, processor, samples = build_sft_trainer(opts)
+        return train_and_finish(trainer, processor, opts, {"samples": len(samples)})
