@@ -10,6 +10,9 @@ from hatchvl.data.chunks import Skip
 from hatchvl.data.format import LETTERS
 
 NUMERIC_TASKS = ("depth_prediction", "distance_prediction")
+# SPAR tasks whose answers are a bird's-eye map, an order of objects, a list of frames or a route: no
+# hatchvl answer type holds them, so they are skipped whatever a record's answer looks like.
+FREE_FORM_TASKS = ("spatial_imagination_map_mv", "appearance_order", "obj_frame_locate", "nav_video")
 
 _OPTION = re.compile(r"^\s*\(?([A-J])[.):]\s*(.*?)\s*$")
 _INLINE_OPTION = re.compile(r"(?:^|(?<=\s))\(?([A-J])[.)]\s+")
@@ -65,29 +68,54 @@ def normalise_spar_view_change(text: str) -> str:
 
 
 def parse_conversation(task: str, human: str, gpt: str) -> tuple[str, tuple[str, ...], str, str]:
-    """(question, options, answer, answer_type) of a SPAR record's first exchange.
+    """(question, options, answer, answer_type) of a SPAR record's first exchange, in any of SPAR's answer
+    formats (`fill`, `select`, `sentence`, `judge`); the format is read from the record, not its folder.
 
-    `<image>` placeholders are removed. view_change_infer -> view_change; a letter answer with options in
-    the question -> choice; yes / no -> choice between Yes and No; an answer equal to an option's text ->
-    choice; one number (depth and distance tasks) -> number. Anything else is Skip('unparsed_answer').
+    `<image>` placeholders are removed. view_change_infer -> view_change; FREE_FORM_TASKS are
+    Skip('unparsed_answer'). Options listed in the question (every task, the depth and distance tasks'
+    `select` form included) make a choice: the answer is a letter, an option's text, or (depth and
+    distance tasks) a number equal to exactly one option's number.
+    Without options: yes / no -> choice between Yes and No (not for depth and distance tasks); one number
+    -> number (depth and distance tasks drop its sign). Anything else is Skip('unparsed_answer').
     """
     question = re.sub(r"[ \t]*<image>[ \t]*\n?", "", human).strip()
     answer = gpt.strip()
     if task == "view_change_infer":
         return question, (), normalise_spar_view_change(answer), "view_change"
-    if not task.startswith(NUMERIC_TASKS):
-        stem, options = split_options(question)
-        letter = _LETTER.match(answer)
-        if options and letter and LETTERS.index(letter.group(1)) < len(options) and len(set(options)) == len(options):
-            return stem, options, letter.group(1), "choice"
-        lowered = [o.lower().rstrip(".") for o in options]
-        if answer.lower().rstrip(".") in lowered and len(set(lowered)) == len(lowered):
-            return stem, options, LETTERS[lowered.index(answer.lower().rstrip("."))], "choice"
-        if not options and answer.lower().rstrip(".") in ("yes", "no"):
-            return question, ("Yes", "No"), "A" if answer.lower().startswith("y") else "B", "choice"
-        if options:
-            raise Skip("unparsed_answer", f"{task}: answer {answer!r} is not one of {len(options)} options")
-    numbers = _NUMBER.findall(answer)
-    if len(numbers) == 1 and math.isfinite(float(numbers[0])):
-        return question, (), numbers[0].lstrip("-") if task.startswith(NUMERIC_TASKS) else numbers[0], "number"
+    if task in FREE_FORM_TASKS:
+        raise Skip("unparsed_answer", f"{task}: free-form answer, no hatchvl answer type holds it")
+    numeric = task.startswith(NUMERIC_TASKS)
+    stem, options = split_options(question)
+    if options:
+        return stem, options, _option_letter(task, answer, options, numeric), "choice"
+    if not numeric and answer.lower().rstrip(".") in ("yes", "no"):
+        return question, ("Yes", "No"), "A" if answer.lower().startswith("y") else "B", "choice"
+    number = _single_number(answer)
+    if number is not None:
+        return question, (), number.lstrip("-") if numeric else number, "number"
+    if _LETTER.fullmatch(answer.rstrip(".")):
+        raise Skip("unparsed_answer", f"{task}: letter answer {answer!r} but no options A, B, ... in the question")
     raise Skip("unparsed_answer", f"{task}: answer {answer[:80]!r}")
+
+
+def _single_number(text: str) -> str | None:
+    """The one finite number written in text, or None when it has none or several."""
+    numbers = _NUMBER.findall(text)
+    return numbers[0] if len(numbers) == 1 and math.isfinite(float(numbers[0])) else None
+
+
+def _option_letter(task: str, answer: str, options: tuple[str, ...], numeric: bool) -> str:
+    """The letter of the option the answer names: its letter, its text or (numeric) its number."""
+    letter = _LETTER.match(answer)
+    if letter and LETTERS.index(letter.group(1)) < len(options) and len(set(options)) == len(options):
+        return letter.group(1)
+    lowered = [o.lower().rstrip(".") for o in options]
+    if answer.lower().rstrip(".") in lowered and len(set(lowered)) == len(lowered):
+        return LETTERS[lowered.index(answer.lower().rstrip("."))]
+    number = _single_number(answer) if numeric else None
+    if number is not None:
+        values = [_single_number(o) for o in options]
+        matches = [k for k, v in enumerate(values) if v is not None and float(v) == float(number)]
+        if len(matches) == 1:
+            return LETTERS[matches[0]]
+    raise Skip("unparsed_answer", f"{task}: answer {answer[:80]!r} is not one of {len(options)} options")

@@ -5,13 +5,15 @@ Columns read: `id` (int), `task` (one of the 20 task names), `question`, `answer
 SPAR-Bench-MV keeps the 12 multi-view tasks, SPAR-Bench-SI the 8 single-view ones (items.py). RGBD
 variants add per-view `depth`, `pose`, `intrinsic_color`, `intrinsic_depth`; the model sees images
 only, so evaluation reads no geometry, but the depth units (undocumented) are detected from the values
-of the first items and reported in the benchmark's notes.
+of the first items and reported in the benchmark's notes. That probe reads only the `depth` pages of
+those items, not the whole depth column of a row group.
 """
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -35,6 +37,8 @@ from hatchvl.eval.score import parse_spar_view_change
 COLUMNS = ("id", "task", "question", "answer", "image")
 RGBD_COLUMNS = ("depth", "pose", "intrinsic_color", "intrinsic_depth")
 DEPTH_PROBE_ITEMS = 8  # items whose depth maps decide the units
+# The probe reads pages through a buffer of this size instead of loading whole column chunks.
+PROBE_BUFFER_BYTES = 1 << 16
 
 
 def read_spar(path: Path, name: str, tasks: tuple[str, ...], images: bool = True) -> Benchmark:
@@ -57,7 +61,7 @@ def read_spar(path: Path, name: str, tasks: tuple[str, ...], images: bool = True
                 items.append(item)
         notes.append(f"read {file} ({parquet.metadata.num_rows} rows)")
         if "depth" in present:
-            notes.append(_depth_note(file, parquet, [c for c in RGBD_COLUMNS if c in present]))
+            notes.append(_depth_note(file, [c for c in RGBD_COLUMNS if c in present]))
     if not items:
         raise ValueError(f"{path}: no item of the {name} tasks ({', '.join(tasks)})")
     return Benchmark(name, tuple(items), tuple(notes))
@@ -108,8 +112,23 @@ def depth_unit(values: np.ndarray) -> tuple[str, float]:
     raise ValueError(f"cannot tell depth units from a median of {median:.3g} (neither metres nor millimetres)")
 
 
-def _depth_note(file: Path, parquet: pq.ParquetFile, rgbd: list[str]) -> str:
-    rows = parquet.read_row_group(0, columns=["depth"]).column("depth").slice(0, DEPTH_PROBE_ITEMS).to_pylist()
+def first_depths(source: Path | BinaryIO, items: int = DEPTH_PROBE_ITEMS) -> list:
+    """The `depth` cells of the first `items` rows of a parquet file (a path or a binary file object).
+
+    Only the pages those rows need are read: the column chunk is not pre-buffered and pages come through
+    a PROBE_BUFFER_BYTES buffer, so memory and bytes read do not grow with the row group's size.
+    """
+    rows: list = []
+    with pq.ParquetFile(source, pre_buffer=False, buffer_size=PROBE_BUFFER_BYTES) as parquet:
+        for batch in parquet.iter_batches(batch_size=items, columns=["depth"], use_threads=False):
+            rows += batch.column("depth").to_pylist()[: items - len(rows)]
+            if len(rows) == items:
+                break
+    return rows
+
+
+def _depth_note(file: Path, rgbd: list[str]) -> str:
+    rows = first_depths(file)
     values = [_depth_values(view) for views in rows for view in (views or [])]
     if not values:
         raise ValueError(f"{file}: RGBD file with an empty `depth` column")
