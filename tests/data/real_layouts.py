@@ -1,5 +1,6 @@
 """Fixture writers for the published layouts the importers read (docs/dataset-format.md, "Imported datasets"): a ScanNet
-export and a SPAR-7M-RGBD tree, with geometry from the synthetic renderer so that the truth is known.
+export (its Python or its C++ exporter's layout) and a SPAR-7M-RGBD tree, with geometry from the synthetic renderer so
+that the truth is known.
 
 Each frame is rendered twice from the same pose: colour at COLOUR_HW with K_COLOUR (wider field of
 view, like ScanNet's colour camera), depth at DEPTH_HW with K_DEPTH. Colour is written as JPEG, depth as
@@ -41,14 +42,16 @@ class TruthFrame:
         return np.round(self.depth * 1000).astype(np.uint16)
 
 
-def render_frames(seed: int, count: int, first_stem: int = 0, step: int = 10) -> list[TruthFrame]:
-    """count frames of one random synthetic room, stems first_stem, first_stem + step, ..."""
+def render_frames(seed: int, count: int, first_stem: int = 0, step: int = 10, K_depth: np.ndarray = K_DEPTH,
+                  K_colour: np.ndarray = K_COLOUR, colour_hw: tuple[int, int] = COLOUR_HW) -> list[TruthFrame]:
+    """count frames of one random synthetic room, stems first_stem, first_stem + step, ...; colour seen with
+    K_colour at colour_hw, depth with K_depth at DEPTH_HW (by default a narrower camera than the colour one)."""
     rng = np.random.default_rng(seed)
     scene = make_scene(rng)
     frames = []
     for k, c2w in enumerate(sample_cameras(scene, rng, count)):
-        colour = render(scene, K_COLOUR, c2w, *COLOUR_HW)
-        depth = render(scene, K_DEPTH, c2w, *DEPTH_HW)
+        colour = render(scene, K_colour, c2w, *colour_hw)
+        depth = render(scene, K_depth, c2w, *DEPTH_HW)
         frames.append(TruthFrame(str(first_stem + k * step), colour.rgb, depth.depth, c2w, depth.rgb))
     return frames
 
@@ -80,10 +83,10 @@ def write_pose(path: Path, c2w: np.ndarray) -> None:
     path.write_text(_matrix_text(c2w))
 
 
-def write_intrinsics(folder: Path) -> None:
+def write_intrinsics(folder: Path, K_colour: np.ndarray = K_COLOUR, K_depth: np.ndarray = K_DEPTH) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "intrinsic_color.txt").write_text(_matrix_text(_k4(K_COLOUR)))
-    (folder / "intrinsic_depth.txt").write_text(_matrix_text(_k4(K_DEPTH)))
+    (folder / "intrinsic_color.txt").write_text(_matrix_text(_k4(K_colour)))
+    (folder / "intrinsic_depth.txt").write_text(_matrix_text(_k4(K_depth)))
 
 
 INF_POSE = "-inf -inf -inf -inf\n" * 4
@@ -99,15 +102,63 @@ def write_scannet_scene(root: Path, scene: str, frames: list[TruthFrame], align:
         write_jpg(folder / "color" / f"{f.stem}.jpg", f.rgb)
         if f.stem not in no_depth:
             write_depth_png(folder / "depth" / f"{f.stem}.png", f.depth_mm)
-        pose = f.c2w if align is None else invert_pose(align) @ f.c2w
-        write_pose(folder / "pose" / f"{f.stem}.txt", pose)
+        write_pose(folder / "pose" / f"{f.stem}.txt", _export_pose(f, align))
         if f.stem in inf_pose:
             (folder / "pose" / f"{f.stem}.txt").write_text(INF_POSE)
     write_intrinsics(folder / "intrinsic")
+    _write_scene_meta(folder, scene, align)
+
+
+def _export_pose(f: TruthFrame, align: np.ndarray | None) -> np.ndarray:
+    return f.c2w if align is None else invert_pose(align) @ f.c2w
+
+
+def _write_scene_meta(folder: Path, scene: str, align: np.ndarray | None) -> None:
     if align is not None:
         values = " ".join(f"{x:.9f}" for x in align.ravel())
         (folder / f"{scene}.txt").write_text(f"colorHeight = {COLOUR_HW[0]}\naxisAlignment = {values}\n"
                                              f"sceneType = Living room / Lounge\n")
+
+
+def write_depth_pgm(path: Path, depth: np.ndarray, depth_shift: float = 1000.0) -> None:
+    """A binary 16-bit PGM as ScanNet's C++ exporter writes it: P5 header with its comment line, big-endian."""
+    header = (f"P5\n# data values are 16-bit each; depth shift is {depth_shift:g}\n"
+              f"{depth.shape[1]} {depth.shape[0]}\n65535\n")
+    path.write_bytes(header.encode() + depth.astype(">u2").tobytes())
+
+
+def write_scannet_cpp_scene(root: Path, scene: str, frames: list[TruthFrame], depth_format: str = "pgm",
+                            depth_shift: float = 1000.0, align: np.ndarray | None = None,
+                            inf_pose: tuple[str, ...] = (), no_depth: tuple[str, ...] = (),
+                            colour_hw: tuple[int, int] = COLOUR_HW) -> None:
+    """<scene>/{_info.txt, frame-<i:06d>.color.jpg, .depth.pgm (or .png), .pose.txt} as ScanNet's C++ exporter
+    (SensReader saveToImages) writes them, with the same numbers as `write_scannet_scene` (depth in units of
+    1/depth_shift m, pose files without a final newline, -inf poses for the frames in inf_pose). colour_hw is
+    the colour size _info.txt states."""
+    folder = root / scene
+    folder.mkdir(parents=True, exist_ok=True)
+    k4 = {name: " ".join(f"{x:.9f}" for x in _k4(K).ravel()) for name, K in (("Color", K_COLOUR), ("Depth", K_DEPTH))}
+    identity = " ".join(f"{x:g}" for x in np.eye(4).ravel())
+    (folder / "_info.txt").write_text(
+        f"m_versionNumber = 4\nm_sensorName = StructureSensor\nm_colorWidth = {colour_hw[1]}\n"
+        f"m_colorHeight = {colour_hw[0]}\nm_depthWidth = {DEPTH_HW[1]}\nm_depthHeight = {DEPTH_HW[0]}\n"
+        f"m_depthShift = {depth_shift:g}\nm_calibrationColorIntrinsic = {k4['Color']} \n"
+        f"m_calibrationColorExtrinsic = {identity} \nm_calibrationDepthIntrinsic = {k4['Depth']} \n"
+        f"m_calibrationDepthExtrinsic = {identity} \nm_frames.size = {len(frames)}\n")
+    for f in frames:
+        base = folder / f"frame-{int(f.stem):06d}"
+        write_jpg(base.with_name(base.name + ".color.jpg"), f.rgb)
+        if f.stem not in no_depth:
+            units = np.round(f.depth * depth_shift)
+            assert units.max() < 2**16, "depth_shift too large for these depths in 16 bits"
+            units = units.astype(np.uint16)
+            if depth_format == "pgm":
+                write_depth_pgm(base.with_name(base.name + ".depth.pgm"), units, depth_shift)
+            else:
+                write_depth_png(base.with_name(base.name + ".depth.png"), units)
+        pose = INF_POSE if f.stem in inf_pose else _matrix_text(_export_pose(f, align))
+        base.with_name(base.name + ".pose.txt").write_text(pose.rstrip("\n"))
+    _write_scene_meta(folder, scene, align)
 
 
 def axis_alignment(yaw_deg: float, shift: tuple[float, float, float]) -> np.ndarray:

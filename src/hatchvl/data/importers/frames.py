@@ -1,5 +1,6 @@
 """Reading an imported dataset's frames (colour, depth, pose, intrinsics) in the layouts of
-docs/dataset-format.md, with the unit checks and per-reason skips the importers share."""
+docs/dataset-format.md, with the unit checks, the check that intrinsics fit their images and the
+per-reason skips the importers share."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from hatchvl.io import open_rgb
 
 DEPTH_MEDIAN_M = (0.1, 20.0)  # plausible median depth of an indoor frame, metres
 MAX_TRANSLATION_M = 1000.0  # a camera farther than this from the origin means a unit mix-up
+FOV_DEG = (15.0, 150.0)  # plausible field of view of a pinhole camera across either image axis, degrees
+ASPECT_TOLERANCE = 0.01  # two sizes of one image (a resize) have width/height equal to 1 %
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -24,10 +27,20 @@ def read_rgb(path: Path) -> np.ndarray:
         raise Skip("unreadable_image", f"{path}: {err}") from None
 
 
-def read_depth_m(path: Path) -> tuple[np.ndarray, str]:
-    """Depth map in metres (H, W) float32 and the unit the file was found in ('mm' or 'm').
+def image_hw(path: Path) -> tuple[int, int]:
+    """(H, W) of an image file from its header; Skip('unreadable_image') when it cannot be opened."""
+    try:
+        with Image.open(path) as image:
+            return image.height, image.width
+    except (OSError, ValueError, SyntaxError) as err:
+        raise Skip("unreadable_image", f"{path}: {err}") from None
 
-    16-bit PNG (or integer .npy): millimetres. Float (.npy, 32-bit TIFF): metres, or millimetres when
+
+def read_depth_m(path: Path, units_per_m: float = 1000.0) -> tuple[np.ndarray, str]:
+    """Depth map in metres (H, W) float32 and the unit the file was found in ('mm', 'm' or '1/<n> m').
+
+    16-bit PNG or PGM (or integer .npy): 1/units_per_m metres, millimetres by default (ScanNet's C++
+    exporter names the divisor m_depthShift). Float (.npy, 32-bit TIFF): metres, or millimetres when
     its values say so. The unit is checked on the median of the valid (> 0, finite) values, which must
     come out in 0.1-20 m; a file outside that range raises ValueError naming what was expected (a
     layout error, not a skip). Undecodable files raise Skip('unreadable_depth'), files with no valid
@@ -51,11 +64,11 @@ def read_depth_m(path: Path) -> tuple[np.ndarray, str]:
     median = float(np.median(raw[valid]))
     lo, hi = DEPTH_MEDIAN_M
     if np.issubdtype(raw.dtype, np.integer):
-        if raw.dtype.itemsize < 2 or not lo <= median / 1000 <= hi:
-            raise ValueError(f"depth file {path}: integer depth ({raw.dtype}) is read as millimetres, but its "
-                             f"median valid value {median:g} gives {median / 1000:g} m, outside the expected "
-                             f"{lo}-{hi} m; expected a 16-bit PNG in millimetres")
-        unit, scale = "mm", 1e-3
+        unit, scale = "mm" if units_per_m == 1000 else f"1/{units_per_m:g} m", 1.0 / units_per_m
+        if raw.dtype.itemsize < 2 or not lo <= median * scale <= hi:
+            raise ValueError(f"depth file {path}: integer depth ({raw.dtype}) is read as {unit}, but its median "
+                             f"valid value {median:g} gives {median * scale:g} m, outside the expected {lo}-{hi} m; "
+                             f"expected a 16-bit PNG in millimetres" + ("" if unit == "mm" else f" ({unit})"))
     elif lo <= median <= hi:
         unit, scale = "m", 1.0
     elif lo <= median / 1000 <= hi:
@@ -78,12 +91,71 @@ def read_matrix(path: Path, what: str) -> np.ndarray:
     return matrix
 
 
+def pinhole(matrix: np.ndarray, what: str) -> np.ndarray:
+    """K (3, 3): the upper-left block of a 3x3 or 4x4 intrinsics matrix; ValueError naming `what` when it is
+    not a finite pinhole matrix with positive focal lengths."""
+    K = np.asarray(matrix, dtype=np.float64)[:3, :3]
+    if not (np.all(np.isfinite(K)) and K[0, 0] > 0 and K[1, 1] > 0):
+        raise ValueError(f"{what}: not a pinhole matrix with positive focal lengths: {K.tolist()}")
+    return K
+
+
 def read_intrinsics(path: Path) -> np.ndarray:
     """K (3, 3) from a 3x3 or 4x4 intrinsics text file."""
-    K = read_matrix(path, "intrinsics")[:3, :3]
-    if not (np.all(np.isfinite(K)) and K[0, 0] > 0 and K[1, 1] > 0):
-        raise ValueError(f"intrinsics file {path}: not a pinhole matrix with positive focal lengths: {K.tolist()}")
-    return K
+    return pinhole(read_matrix(path, "intrinsics"), f"intrinsics file {path}")
+
+
+def intrinsics_misfit(K: np.ndarray, hw: tuple[int, int]) -> str | None:
+    """Why K (3, 3) cannot be the intrinsics of an image of size hw = (H, W), or None when it can.
+
+    The principal point must lie in the middle half of the image (|cx - (W - 1)/2| <= W/4, the same for cy:
+    inside it, and not near an edge as a matrix of a larger image would put it), and the fields of view
+    2·atan(W / 2fx) and 2·atan(H / 2fy) within FOV_DEG.
+    """
+    (h, w), (fx, fy, cx, cy) = hw, (K[0, 0], K[1, 1], K[0, 2], K[1, 2])
+    if abs(cx - (w - 1) / 2) > w / 4 or abs(cy - (h - 1) / 2) > h / 4:
+        return f"principal point ({cx:g}, {cy:g}) is outside the middle half of {w}x{h} pixels"
+    fov = np.degrees(2 * np.arctan2([w, h], [2 * fx, 2 * fy]))
+    if not (FOV_DEG[0] <= fov.min() and fov.max() <= FOV_DEG[1]):
+        return (f"focal lengths ({fx:g}, {fy:g}) give a {fov[0]:.1f}x{fov[1]:.1f} degree field of view on {w}x{h} "
+                f"pixels (plausible: {FOV_DEG[0]:g}-{FOV_DEG[1]:g})")
+    return None
+
+
+def same_aspect(a_hw: tuple[int, int], b_hw: tuple[int, int]) -> bool:
+    """Whether two image sizes (H, W) have the same width/height ratio (to ASPECT_TOLERANCE): one a resize of
+    the other."""
+    return abs((a_hw[1] / a_hw[0]) / (b_hw[1] / b_hw[0]) - 1) <= ASPECT_TOLERANCE
+
+
+def fit_view_intrinsics(K_colour: np.ndarray, K_depth: np.ndarray, colour_hw: tuple[int, int],
+                        depth_hw: tuple[int, int], where: str) -> tuple[np.ndarray, np.ndarray]:
+    """(K_colour, K_depth) of one view, each checked against its image with `intrinsics_misfit`.
+
+    One fix is certain, and made: the two matrices are the same (two identical files, or one file for both)
+    and the images differ in size but not in aspect ratio; then the matrix is that of the one image it fits
+    (exactly one must) and is rescaled to the other with `scale_intrinsics` (ScanNet++ as released in
+    SPAR-7M: both files describe the 1920x1440 colour camera, depth is 256x192). Anything else that does not
+    fit raises Skip('intrinsics_do_not_fit') naming the view (`where`), the image and why.
+    """
+    colour_bad, depth_bad = intrinsics_misfit(K_colour, colour_hw), intrinsics_misfit(K_depth, depth_hw)
+    sizes = f"colour {colour_hw[1]}x{colour_hw[0]}, depth {depth_hw[1]}x{depth_hw[0]}"
+    if np.array_equal(K_colour, K_depth) and tuple(colour_hw) != tuple(depth_hw):
+        if not same_aspect(colour_hw, depth_hw):
+            raise Skip("intrinsics_do_not_fit", f"{where}: one matrix for colour and depth of different aspect "
+                                                f"ratios ({sizes}); it cannot be rescaled from one to the other")
+        if depth_bad and not colour_bad:
+            return K_colour, scale_intrinsics(K_colour, colour_hw, depth_hw)
+        if colour_bad and not depth_bad:
+            return scale_intrinsics(K_depth, depth_hw, colour_hw), K_depth
+        why = (f"it fits neither (colour: {colour_bad}; depth: {depth_bad})" if colour_bad
+               else "it fits both, so which one it describes is unknown")
+        raise Skip("intrinsics_do_not_fit", f"{where}: one matrix for colour and depth of different sizes "
+                                            f"({sizes}); {why}")
+    if colour_bad or depth_bad:
+        which = f"colour image: {colour_bad}" if colour_bad else f"depth map: {depth_bad}"
+        raise Skip("intrinsics_do_not_fit", f"{where}: intrinsics of the {which}")
+    return K_colour, K_depth
 
 
 def read_pose(path: Path, metres_per_unit: float = 1.0) -> np.ndarray:

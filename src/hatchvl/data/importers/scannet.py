@@ -1,12 +1,15 @@
 """ScanNet exports -> the hatchvl dataset format: view pairs (or triples) sampled by overlap, supervised
 by PaStA overlaps and ActoR actions (docs/dataset-format.md, "Imported datasets").
 
-Layout read (docs/dataset-format.md, "ScanNet exports"): `<scene>/{color/<i>.jpg, depth/<i>.png (uint16
-mm), pose/<i>.txt (4x4 camera-to-world), intrinsic/intrinsic_color.txt, intrinsic_depth.txt}` and an
-optional `<scene>.txt` (in the scene folder or next to it) whose `axisAlignment = ...` line (16 numbers,
-row-major) maps the scan so that z points up; poses are multiplied by it.
+Layouts read (docs/dataset-format.md, "ScanNet exports"), detected per scene (`scannet_export`): the
+Python exporter's `<scene>/{color/<i>.jpg, depth/<i>.png (uint16 mm), pose/<i>.txt (4x4 camera-to-world),
+intrinsic/intrinsic_color.txt, intrinsic_depth.txt}` or the C++ exporter's `<scene>/{_info.txt,
+frame-<i>.color.jpg, frame-<i>.depth.pgm (or .png), frame-<i>.pose.txt}`; both give the same dataset for
+the same frames. An optional `<scene>.txt` (in the scene folder or next to it) whose `axisAlignment = ...`
+line (16 numbers, row-major) maps the scan so that z points up; poses are multiplied by it.
 
-Per scene (one chunk): the frames with a depth map and a finite rigid pose form the candidates; a seeded
+Per scene (one chunk): the frames with a depth map, a finite rigid pose and intrinsics that fit their
+images (`frames.fit_view_intrinsics`) form the candidates; a seeded
 pool of `pool` of them is compared pairwise with `symmetric_overlaps` on depth subsampled to about 120
 rows (selection only); view sets whose every pair has overlap mass (S.sum() / n²) within `overlap` are
 drawn, `pairs_per_scene` of them. Their views are stored at depth resolution (colour resampled into the
@@ -23,7 +26,15 @@ import numpy as np
 
 from hatchvl.data.chunks import ChunkResult, Skip, finish, prepare_output, run_chunks, write_once
 from hatchvl.data.format import Sample, encode_sample, npy_bytes, png_bytes
-from hatchvl.data.importers.frames import colour_into_depth_camera, read_depth_m, read_intrinsics, read_pose, read_rgb
+from hatchvl.data.importers.frames import (
+    colour_into_depth_camera,
+    fit_view_intrinsics,
+    image_hw,
+    read_depth_m,
+    read_pose,
+    read_rgb,
+)
+from hatchvl.data.importers.scannet_export import LAYOUTS, ExportFrame, ExportScene, is_scene, read_export_scene
 from hatchvl.data.synthetic.questions import make_pose_question
 from hatchvl.data.synthetic.synth import overlapping_subsets
 from hatchvl.geometry.actions_text import PairActions
@@ -69,13 +80,12 @@ class ScanNetConfig:
 
 
 def find_scenes(root: Path) -> list[str]:
-    """Scene folders (those with a color/ folder), sorted; ValueError naming the layout when none."""
+    """Scene folders (of either export layout), sorted; ValueError naming the layouts when none."""
     if not root.is_dir():
         raise ValueError(f"{root} is not a folder")
-    scenes = sorted(p.name for p in root.iterdir() if (p / "color").is_dir())
+    scenes = sorted(p.name for p in root.iterdir() if p.is_dir() and is_scene(p))
     if not scenes:
-        raise ValueError(f"no scenes in {root}: expected <scene>/{{color/<i>.jpg, depth/<i>.png, pose/<i>.txt, "
-                         f"intrinsic/intrinsic_color.txt, intrinsic_depth.txt}} (a ScanNet export)")
+        raise ValueError(f"no scenes in {root}: expected {LAYOUTS}")
     return scenes
 
 
@@ -103,10 +113,6 @@ def scene_splits(scenes: list[str], split: tuple[float, float, float], seed: int
     return out
 
 
-def _stem_key(stem: str):
-    return (0, int(stem), "") if stem.isdigit() else (1, 0, stem)
-
-
 @dataclass(frozen=True)
 class _Context:
     config: ScanNetConfig
@@ -116,40 +122,63 @@ class _Context:
     splits: dict
 
 
+@dataclass(frozen=True, eq=False)
+class _View:
+    """A pool frame: stem, c2w (4, 4) metres, colour file, K (3, 3) of the colour image and of the depth map."""
+
+    stem: str
+    c2w: np.ndarray
+    colour: Path
+    K_colour: np.ndarray
+    K_depth: np.ndarray
+
+
 def _scene_rng(config: ScanNetConfig, scene: str) -> np.random.Generator:
     key = int.from_bytes(hashlib.sha256(scene.encode()).digest()[:4], "big")
     return np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(key,)))
 
 
-def _valid_frames(ctx: _Context, scene: str, result: ChunkResult) -> list[tuple[str, np.ndarray, Path]]:
-    """(stem, c2w, colour path) of every frame with a depth file and a usable pose; the rest counted."""
-    folder = ctx.root / scene
+def _valid_frames(ctx: _Context, scene: str, export: ExportScene,
+                  result: ChunkResult) -> list[tuple[ExportFrame, np.ndarray]]:
+    """(frame, c2w) of every frame with a depth file and a usable pose; the rest counted."""
     align = axis_alignment(ctx.root, scene)
     frames = []
-    for colour in sorted(folder.glob("color/*.jpg"), key=lambda p: _stem_key(p.stem)):
-        stem = colour.stem
+    for frame in export.frames:
         result.records += 1
         try:
-            if not (folder / "depth" / f"{stem}.png").is_file():
-                raise Skip("missing_depth", f"{scene}/depth/{stem}.png")
-            c2w = read_pose(folder / "pose" / f"{stem}.txt")
-            frames.append((stem, c2w if align is None else align @ c2w, colour))
+            if frame.depth is None:
+                missing = (f"depth/{frame.stem}.png" if export.layout == "python"
+                           else frame.colour.name.split(".")[0] + ".depth.pgm or .png")
+                raise Skip("missing_depth", f"{scene}/{missing}")
+            c2w = read_pose(frame.pose)
+            frames.append((frame, c2w if align is None else align @ c2w))
         except Skip as err:
             result.skip(err)
     return frames
 
 
-def _view_sets(ctx: _Context, depths, K_depth, poses, rng) -> list[tuple[int, ...]]:
+def _view_intrinsics(scene: str, export: ExportScene, frame: ExportFrame,
+                     depth_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(K_colour, K_depth) of one frame, checked against its images (Skip('intrinsics_do_not_fit'))."""
+    colour_hw = image_hw(frame.colour)
+    where = f"{scene}/{frame.colour.name}"
+    for name, hw, given in (("colour image", colour_hw, export.colour_hw), ("depth map", depth_hw, export.depth_hw)):
+        if given is not None and tuple(hw) != given:
+            raise Skip("intrinsics_do_not_fit", f"{where}: the {name} is {hw[1]}x{hw[0]} but _info.txt gives "
+                                                f"the intrinsics of {given[1]}x{given[0]}")
+    return fit_view_intrinsics(export.K_colour, export.K_depth, colour_hw, depth_hw, where)
+
+
+def _view_sets(ctx: _Context, depths, Ks_depth, poses, rng) -> list[tuple[int, ...]]:
     """Up to pairs_per_scene distinct view sets of the pool whose pairs all have mass within overlap."""
     config = ctx.config
     step = max(1, depths[0].shape[0] // SELECTION_ROWS)
     small = np.stack([d[::step, ::step] for d in depths])
-    K_small = K_depth.copy()
-    K_small[:2] /= step  # pixel u' = u / step exactly (subsampling, not resizing)
+    K_small = np.array(Ks_depth)
+    K_small[:, :2] /= step  # pixel u' = u / step exactly (subsampling, not resizing)
     n = len(depths)
     a, b = np.triu_indices(n, 1)
-    Ks = np.broadcast_to(K_small, (len(a), 3, 3))
-    S = symmetric_overlaps(small[a], Ks, poses[a], small[b], Ks, poses[b], grid=config.grid,
+    S = symmetric_overlaps(small[a], K_small[a], poses[a], small[b], K_small[b], poses[b], grid=config.grid,
                            tol_abs=config.tol_abs, tol_rel=config.tol_rel)
     mass = np.zeros((n, n))
     mass[a, b] = mass[b, a] = S.sum(axis=(1, 2)) / config.grid**2
@@ -176,33 +205,29 @@ def _question(ctx: _Context, c2w: np.ndarray, rng: np.random.Generator):
 def _import_scene(ctx: _Context, chunk: int) -> ChunkResult:
     config, scene = ctx.config, ctx.scenes[chunk]
     result = ChunkResult()
-    folder = ctx.root / scene
-    try:
-        K_colour = read_intrinsics(folder / "intrinsic" / "intrinsic_color.txt")
-        K_depth = read_intrinsics(folder / "intrinsic" / "intrinsic_depth.txt")
-    except ValueError as err:
-        raise ValueError(f"scene {scene}: {err} (expected intrinsic/intrinsic_color.txt and "
-                         f"intrinsic/intrinsic_depth.txt, 4x4 text)") from None
+    export = read_export_scene(ctx.root / scene)
     rng = _scene_rng(config, scene)
-    frames = _valid_frames(ctx, scene, result)
+    frames = _valid_frames(ctx, scene, export, result)
     pick = np.sort(rng.choice(len(frames), size=min(config.pool, len(frames)), replace=False)) if frames else []
-    pool, depths = [], []
+    pool: list[_View] = []
+    depths = []
     for k in pick:
-        stem, c2w, colour = frames[k]
+        frame, c2w = frames[k]
         try:
-            depth, _ = read_depth_m(folder / "depth" / f"{stem}.png")
+            depth, _ = read_depth_m(frame.depth, export.depth_units_per_m)
+            K_colour, K_depth = _view_intrinsics(scene, export, frame, depth.shape)
         except Skip as err:
             result.skip(err)
             continue
         if depths and depth.shape != depths[0].shape:
             raise ValueError(f"scene {scene}: depth maps of different sizes ({depth.shape} and {depths[0].shape})")
-        pool.append((stem, c2w, colour))
+        pool.append(_View(frame.stem, c2w, frame.colour, K_colour, K_depth))
         depths.append(depth)
     if len(pool) < config.views[0]:
         result.skip(Skip("scene_too_few_frames", f"{scene}: {len(pool)} usable frames"))
         return result
-    poses = np.stack([p[1] for p in pool])
-    sets = _view_sets(ctx, depths, K_depth, poses, rng)
+    poses = np.stack([v.c2w for v in pool])
+    sets = _view_sets(ctx, depths, [v.K_depth for v in pool], poses, rng)
     if not sets:
         result.skip(Skip("scene_without_overlapping_views", f"{scene}: no view set with overlap in {config.overlap}"))
         return result
@@ -213,8 +238,8 @@ def _import_scene(ctx: _Context, chunk: int) -> ChunkResult:
         try:
             for k in subset:
                 if k not in stored:
-                    stem = pool[k][0]
-                    rgb = colour_into_depth_camera(read_rgb(pool[k][2]), K_colour, K_depth, depths[k].shape)
+                    view, stem = pool[k], pool[k].stem
+                    rgb = colour_into_depth_camera(read_rgb(view.colour), view.K_colour, view.K_depth, depths[k].shape)
                     write_once(ctx.out, f"frames/{scene}/{stem}_depth.npy", lambda k=k: npy_bytes(depths[k]))
                     stored[k] = write_once(ctx.out, f"frames/{scene}/{stem}.png", lambda rgb=rgb: png_bytes(rgb))
             c2w = poses[list(subset)]
@@ -228,16 +253,16 @@ def _import_scene(ctx: _Context, chunk: int) -> ChunkResult:
             continue
         question = _question(ctx, c2w, rng)
         if question is None:
-            result.skip(Skip("no_motion", f"{scene}: views {[pool[k][0] for k in subset]} do not move"))
+            result.skip(Skip("no_motion", f"{scene}: views {[pool[k].stem for k in subset]} do not move"))
             continue
         sample = Sample(
             id=f"{scene}-{number:03d}", scene_id=scene, category=question.category, question=question.text,
             options=question.options, answer=question.answer, answer_type=question.answer_type,
             images=tuple(stored[k] for k in subset),
-            depths=tuple(f"frames/{scene}/{pool[k][0]}_depth.npy" for k in subset),
-            K=np.stack([K_depth] * len(subset)), c2w=c2w, up=up, actions=actions,
+            depths=tuple(f"frames/{scene}/{pool[k].stem}_depth.npy" for k in subset),
+            K=np.stack([pool[k].K_depth for k in subset]), c2w=c2w, up=up, actions=actions,
         )
-        kept.append((sample, [GeoView(str(k), depths[k], K_depth, poses[k]) for k in subset]))
+        kept.append((sample, [GeoView(str(k), depths[k], pool[k].K_depth, poses[k]) for k in subset]))
     overlaps = sample_overlaps([views for _, views in kept], config.grid, config.tol_abs, config.tol_rel)
     for (sample, _), S in zip(kept, overlaps, strict=True):
         write_once(ctx.out, f"overlaps/{scene}/{sample.id}.npy", lambda S=S: npy_bytes(S))

@@ -1,6 +1,6 @@
 """SPAR-7M-RGBD frames (hatchvl.data.importers.spar): a record's image path resolved to its colour image,
-depth map, pose and intrinsics, read, converted (colour resampled into the depth camera, depth in
-metres) and stored once in the output."""
+depth map, pose and intrinsics, read, checked (intrinsics against both images), converted (colour
+resampled into the depth camera, depth in metres) and stored once in the output."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ import numpy as np
 
 from hatchvl.data.chunks import Skip, write_once
 from hatchvl.data.format import check_relative_path, npy_bytes, png_bytes
-from hatchvl.data.importers.frames import colour_into_depth_camera, read_depth_m, read_intrinsics, read_pose, read_rgb
-from hatchvl.geometry.camera import scale_intrinsics
+from hatchvl.data.importers.frames import (
+    colour_into_depth_camera,
+    fit_view_intrinsics,
+    read_depth_m,
+    read_intrinsics,
+    read_pose,
+    read_rgb,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,31 +64,21 @@ def _scene_intrinsics(folder: Path) -> tuple[str, tuple]:
                      f"one <stem>.txt per frame (3x3, Structured3D) or a single 4x4 file (ScanNet++)")
 
 
-def _fits(K: np.ndarray, hw: tuple[int, int]) -> bool:
-    """Principal point within the middle half of an image of size hw (tells which image K is for)."""
-    return abs(K[0, 2] - (hw[1] - 1) / 2) <= hw[1] / 4 and abs(K[1, 2] - (hw[0] - 1) / 2) <= hw[0] / 4
-
-
 def frame_intrinsics(scene_dir: Path, stem: str, colour_hw, depth_hw) -> tuple[np.ndarray, np.ndarray]:
-    """(K of the colour image, K of the depth map) of one frame. A single matrix is taken to describe the
-    image whose size its principal point fits (colour first) and rescaled to the other."""
+    """(K of the colour image, K of the depth map) of one frame, checked against both images with
+    `fit_view_intrinsics`: a single matrix (one file, or one per frame) or two identical files are rescaled
+    from the image they fit to the other; Skip('intrinsics_do_not_fit') when they fit no certain way."""
     kind, Ks = _scene_intrinsics(scene_dir / "intrinsic")
     if kind == "pair":
-        return Ks
-    if kind == "per_frame":
+        K_colour, K_depth = Ks
+    elif kind == "per_frame":
         path = scene_dir / "intrinsic" / f"{stem}.txt"
         if not path.is_file():
             raise Skip("missing_intrinsics", str(path))
-        K = read_intrinsics(path)
+        K_colour = K_depth = read_intrinsics(path)
     else:
-        K = Ks[0]
-    if _fits(K, colour_hw):
-        return K, scale_intrinsics(K, colour_hw, depth_hw)
-    if _fits(K, depth_hw):
-        return scale_intrinsics(K, depth_hw, colour_hw), K
-    raise ValueError(f"intrinsics of {scene_dir.name}/{stem}: principal point ({K[0, 2]:g}, {K[1, 2]:g}) fits "
-                     f"neither the colour image {colour_hw[1]}x{colour_hw[0]} nor the depth map "
-                     f"{depth_hw[1]}x{depth_hw[0]}")
+        K_colour = K_depth = Ks[0]
+    return fit_view_intrinsics(K_colour, K_depth, colour_hw, depth_hw, f"{scene_dir.name}/{stem}")
 
 
 @functools.lru_cache(maxsize=64)
