@@ -78,17 +78,24 @@ def _write_spar(root: Path, truth: dict) -> None:
         write_spar_scene(root, "scannetpp", scene, truth[scene])
         write_intrinsics(root / "scannetpp" / "images" / scene / "intrinsic", K_PP_COLOUR, K_PP_COLOUR)
     r = spar_record
+    # records without markers are camera_motion_infer ones: SPAR draws nothing for that task, while a
+    # distance_prediction_oo_mv record without its red and blue points is one SPAR's loader cannot draw
+    motion = "How did the camera move?\nA. left\nB. right\nC. forward\nD. backward"
+    write_spar_jsonl(root, "scannet", "train", "camera_motion_infer", "select", [
+        r(1, "camera_motion_infer", "scene0000_00", ["0", "10"], motion, "B"),
+        r(2, "camera_motion_infer", "scene0002_00", ["0", "20"], motion, "C"),
+    ])
     write_spar_jsonl(root, "scannet", "train", "distance_prediction_oo_mv", "fill", [
-        r(1, "distance_prediction_oo_mv", "scene0000_00", ["0", "10"], "How far?", "1.5"),
-        r(2, "distance_prediction_oo_mv", "scene0002_00", ["0", "20"], "How far?", "2.5"),
         r(3, "distance_prediction_oo_mv", "scene0000_00", ["20", "30", "40"], "How far?", "0.5",
           red_point=[[500, 500]], blue_point=[[300, 600]], point_img_idx=[[1, 2]]),
+    ])
+    write_spar_jsonl(root, "scannetpp", "train", "camera_motion_infer", "select", [
+        r(2, "camera_motion_infer", "pp1", ["0", "10"], motion, "A"),
+        r(3, "camera_motion_infer", "pp0", ["20", "30"], motion, "D"),
     ])
     write_spar_jsonl(root, "scannetpp", "train", "distance_prediction_oo_mv", "fill", [
         r(1, "distance_prediction_oo_mv", "pp0", ["0", "10"], "How far?", "1.0", red_point=[[500, 500]],
           blue_point=[[250, 400]], point_img_idx=[[0, 1]]),
-        r(2, "distance_prediction_oo_mv", "pp1", ["0", "10"], "How far?", "1.0"),
-        r(3, "distance_prediction_oo_mv", "pp0", ["20", "30"], "How far?", "2.0"),
     ])
 
 

@@ -174,7 +174,6 @@ def test_mindcube_images_next_to_the_jsonl(tmp_path):
 
 @pytest.mark.parametrize(("record", "message"), [
     (mindcube_record("among_x", "B", question="Which is left of the sofa?"), "line 2 .*offers no options A-E"),
-    (mindcube_record("translation_x", "B"), r"line 2 \(item 'translation_x'\): id does not start with a MindCube"),
     (mindcube_record("among_x", "b"), r"answer 'b' is not an option letter"),
     (mindcube_record("among_x", "B") | {"images": []}, r"line 2 \(item 'among_x'\): missing image"),
 ])
