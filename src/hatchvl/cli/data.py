@@ -78,6 +78,30 @@ def show(
     typer.echo(f"wrote {out}")
 
 
+@app.command("inspect")
+def inspect_command(
+    dataset: Path = typer.Argument(..., help="Dataset folder (synthetic or imported)."),
+    split: str = typer.Option(None, "--split", help="Only this split (train, val or test); default: every split."),
+    limit: int = typer.Option(10000, "--limit", help="Samples checked per split: a seeded subset of a larger "
+                                                    "split; 0 checks all."),
+    seed: int = typer.Option(0, "--seed", help="Seed of that subset, of the overlap pairs and of the sheet's samples."),
+    pairs: int = typer.Option(48, "--pairs", help="View pairs whose PaStA overlap mass is measured."),
+    grid: int = typer.Option(4, "--grid", help="PaStA grid n of the overlap mass."),
+    out: Path = typer.Option(None, "--out", help="Contact sheet PNG to write (default DIR/inspect.png)."),
+) -> None:
+    """Check a dataset, the first thing to run after an import or `data synth`.
+
+    Prints, per split, the samples by category, answer type and number of views; checks every view of the
+    checked samples (files present, pose rigid, K fitting its image, depth map float32 at the image's size)
+    and names the first offending samples and views; prints the overlap mass of a seeded sample of view
+    pairs; and writes a contact sheet of a few samples with their listed markers ringed.
+    """
+    from hatchvl.data.inspect import format_inspection, inspect_dataset
+
+    result = inspect_dataset(dataset, split=split, limit=limit, seed=seed, out=out, pairs=pairs, grid=grid)
+    typer.echo(format_inspection(result))
+
+
 def _up(text: str) -> tuple[float, float, float]:
     try:
         values = tuple(float(p) for p in text.split(","))

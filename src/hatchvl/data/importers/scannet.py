@@ -19,6 +19,7 @@ depth camera), with overlaps at full depth resolution and the ActoR actions.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -169,6 +170,25 @@ def _view_intrinsics(scene: str, export: ExportScene, frame: ExportFrame,
     return fit_view_intrinsics(export.K_colour, export.K_depth, colour_hw, depth_hw, where)
 
 
+def _pool_depths(scene: str, export: ExportScene, picked: list, result: ChunkResult) -> list:
+    """((frame, c2w), depth metres) of the picked frames whose depth map reads and has the size most of them
+    have (ties: the first frame's); the others counted as skips (`wrong_depth_size` for the size)."""
+    read = []
+    for frame, c2w in picked:
+        try:
+            read.append(((frame, c2w), read_depth_m(frame.depth, export.depth_units_per_m)[0]))
+        except Skip as err:
+            result.skip(err)
+    if not read:
+        return []
+    size = Counter(depth.shape for _, depth in read).most_common(1)[0][0]
+    for (frame, _), depth in read:
+        if depth.shape != size:
+            result.skip(Skip("wrong_depth_size", f"{scene}/{frame.depth.name}: {depth.shape[1]}x{depth.shape[0]}, "
+                                                 f"the scene's other depth maps are {size[1]}x{size[0]}"))
+    return [(view, depth) for view, depth in read if depth.shape == size]
+
+
 def _view_sets(ctx: _Context, depths, Ks_depth, poses, rng) -> list[tuple[int, ...]]:
     """Up to pairs_per_scene distinct view sets of the pool whose pairs all have mass within overlap."""
     config = ctx.config
@@ -211,16 +231,12 @@ def _import_scene(ctx: _Context, chunk: int) -> ChunkResult:
     pick = np.sort(rng.choice(len(frames), size=min(config.pool, len(frames)), replace=False)) if frames else []
     pool: list[_View] = []
     depths = []
-    for k in pick:
-        frame, c2w = frames[k]
+    for (frame, c2w), depth in _pool_depths(scene, export, [frames[k] for k in pick], result):
         try:
-            depth, _ = read_depth_m(frame.depth, export.depth_units_per_m)
             K_colour, K_depth = _view_intrinsics(scene, export, frame, depth.shape)
         except Skip as err:
             result.skip(err)
             continue
-        if depths and depth.shape != depths[0].shape:
-            raise ValueError(f"scene {scene}: depth maps of different sizes ({depth.shape} and {depths[0].shape})")
         pool.append(_View(frame.stem, c2w, frame.colour, K_colour, K_depth))
         depths.append(depth)
     if len(pool) < config.views[0]:

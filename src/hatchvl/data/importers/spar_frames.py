@@ -19,6 +19,7 @@ from hatchvl.data.importers.frames import (
     read_intrinsics,
     read_pose,
     read_rgb,
+    same_aspect,
 )
 
 
@@ -51,7 +52,8 @@ def _find(spar: Path, source: str, rel: str) -> Path | None:
 
 @functools.lru_cache(maxsize=256)
 def _scene_intrinsics(folder: Path) -> tuple[str, tuple]:
-    """How a scene stores intrinsics: ('pair', (K_colour, K_depth)), ('per_frame', ()), ('single', (K,))."""
+    """How a scene stores intrinsics: ('pair', (K_colour, K_depth)), ('per_frame', ()), ('single', (K,));
+    Skip('missing_intrinsics') naming the scene when its intrinsic folder holds none."""
     colour, depth = folder / "intrinsic_color.txt", folder / "intrinsic_depth.txt"
     if colour.is_file() and depth.is_file():
         return "pair", (read_intrinsics(colour), read_intrinsics(depth))
@@ -60,8 +62,9 @@ def _scene_intrinsics(folder: Path) -> tuple[str, tuple]:
         return "single", (read_intrinsics(files[0]),)
     if len(files) > 1:
         return "per_frame", ()
-    raise ValueError(f"no intrinsics in {folder}: expected intrinsic_color.txt and intrinsic_depth.txt (ScanNet), "
-                     f"one <stem>.txt per frame (3x3, Structured3D) or a single 4x4 file (ScanNet++)")
+    raise Skip("missing_intrinsics", f"scene {folder.parent.name}: no intrinsics in {folder}: expected "
+                                     f"intrinsic_color.txt and intrinsic_depth.txt (ScanNet), one <stem>.txt per "
+                                     f"frame (3x3, Structured3D) or a single 4x4 file (ScanNet++)")
 
 
 def frame_intrinsics(scene_dir: Path, stem: str, colour_hw, depth_hw) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +87,8 @@ def frame_intrinsics(scene_dir: Path, stem: str, colour_hw, depth_hw) -> tuple[n
 @functools.lru_cache(maxsize=64)
 def load_frame(spar: Path, out: Path, source: str, image_rel: str, depth_rel: str | None, pose_unit_m: float) -> Frame:
     """Resolve, read, convert and store one frame (files written once); Skip with the reason when a file
-    is missing or unreadable, ValueError when the layout is not SPAR-7M-RGBD's."""
+    is missing or unreadable, the pose is not finite or rigid, the depth map is not a resize of the colour
+    image or the intrinsics do not fit; ValueError when the layout is not SPAR-7M-RGBD's."""
     image_path = _find(spar, source, image_rel)
     if image_path is None:
         raise Skip("missing_image", f"{source}/images/{image_rel}")
@@ -105,6 +109,9 @@ def load_frame(spar: Path, out: Path, source: str, image_rel: str, depth_rel: st
     depth, _ = read_depth_m(depth_path)
     rgb = read_rgb(image_path)
     colour_hw = rgb.shape[:2]
+    if not same_aspect(colour_hw, depth.shape):  # every source's depth map is a resize of its colour image
+        raise Skip("wrong_depth_size", f"{depth_path}: {depth.shape[1]}x{depth.shape[0]} is not a resize of its "
+                                       f"colour image ({colour_hw[1]}x{colour_hw[0]})")
     K_colour, K_depth = frame_intrinsics(scene_dir, stem, colour_hw, depth.shape)
     stored = colour_into_depth_camera(rgb, K_colour, K_depth, depth.shape)
     base = f"frames/{source}/{scene_dir.name}/{stem}"
