@@ -27,6 +27,7 @@ def _bad_inputs(tmp) -> dict[tuple[str, ...], tuple[list[str], str]]:
     return {
         ("data", "synth"): (["--out", none, "--scenes", "2", "--views", "two"], "--views must be"),
         ("data", "show"): ([none, "--out", str(tmp / "a.png")], "not found"),
+        ("data", "inspect"): ([none], "is not a folder"),
         ("data", "import-spar"): (["--root", empty, "--out", none, "--up", "0,1"], "--up must be"),
         ("data", "import-scannet"): (["--root", empty, "--out", none, "--split", "1"], "--split must be"),
         ("model", "init-tiny"): (["--family", "llama", "--out", none], "qwen2_5_vl"),

@@ -257,7 +257,7 @@ def contact_sheet(root: Path, samples: list[Sample], out: Path) -> Path:
     from matplotlib.patches import Circle
 
     from hatchvl.data.format import load_image
-    from hatchvl.data.synthetic.show import VIEW_COLOURS, _caption
+    from hatchvl.data.synthetic.show import VIEW_COLOURS, sample_text
 
     views = max(s.num_views for s in samples)
     width, height = sheet_size(views, len(samples))
@@ -279,7 +279,7 @@ def contact_sheet(root: Path, samples: list[Sample], out: Path) -> Path:
             ax.set_yticks([])
         text = fig.add_subplot(grid[row, sample.num_views:])
         text.axis("off")
-        text.text(0, 1, _caption(sample), va="top", ha="left", fontsize=6, family="monospace", clip_on=True)
+        text.text(0, 1, sample_text(sample), va="top", ha="left", fontsize=6, family="monospace", clip_on=True)
     fig.savefig(out, dpi=SHEET_DPI)
     return out
 

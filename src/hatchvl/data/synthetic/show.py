@@ -118,7 +118,8 @@ def _wrap(text: str) -> str:
     return textwrap.fill(text, 70)
 
 
-def _caption(sample: Sample) -> str:
+def sample_text(sample: Sample) -> str:
+    """The text beside a sample's views: id, category, question, lettered options, answer (and actions)."""
     lines = [f"{sample.id}   [{sample.category}]", "", _wrap(sample.question)]
     lines += [_wrap(f"{LETTERS[i]}. {option}") for i, option in enumerate(sample.options)]
     answer = sample.answer
@@ -158,7 +159,7 @@ def show_sample(root: str | Path, index: int, out: str | Path, split: str = "tes
     _draw_map(fig.add_subplot(gs[1, :split_at]), root, sample, widths)
     text_ax = fig.add_subplot(gs[1, split_at:])
     text_ax.axis("off")
-    text_ax.text(0, 1, _caption(sample), va="top", ha="left", fontsize=8, family="monospace", wrap=True)
+    text_ax.text(0, 1, sample_text(sample), va="top", ha="left", fontsize=8, family="monospace", wrap=True)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     return out
