@@ -119,8 +119,8 @@ def test_bad_layouts_fail_with_messages_naming_what_was_expected(export, tmp_pat
         import_scannet(tmp_path / "empty", tmp_path / "o1", progress=False)
     bad = tmp_path / "bad"
     shutil.copytree(export[0] / "scene0002_00", bad / "scene0002_00")
-    (bad / "scene0002_00" / "intrinsic" / "intrinsic_depth.txt").unlink()
-    with pytest.raises(ValueError, match="intrinsic_depth.txt"):
+    (bad / "scene0002_00" / "intrinsic" / "intrinsic_color.txt").write_text("1 2 3\n")
+    with pytest.raises(ValueError, match="intrinsic_color.txt"):  # there but unreadable: the layout is wrong
         import_scannet(bad, tmp_path / "o2", progress=False, pool=8)
     with pytest.raises(ValueError, match="pairs_per_scene must be >= 1"):
         import_scannet(export[0], tmp_path / "o3", pairs_per_scene=0, progress=False)
@@ -151,3 +151,17 @@ def test_pasta_supervision_reads_the_stored_overlaps(imported, tmp_path):
     _, recomputed = load_supervision(out, split, tol_abs=0.03)  # other tolerances: computed from depth
     assert not np.array_equal(recomputed.overlaps[sample.id], marked)
     np.testing.assert_allclose(recomputed.overlaps[sample.id], marked * 2, atol=0.05)
+
+
+def test_a_scene_without_its_intrinsics_is_a_counted_skip(export, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(export[0], root)
+    (root / "scene0002_00" / "intrinsic" / "intrinsic_depth.txt").unlink()
+    out = tmp_path / "out"
+    import_scannet(root, out, pairs_per_scene=4, progress=False, pool=8)
+    report = json.loads((out / "import_report.json").read_text())
+    assert report["skipped"]["missing_intrinsics"] == 1
+    assert report["examples"]["missing_intrinsics"] == "scene0002_00/intrinsic/intrinsic_depth.txt"
+    scenes = {json.loads(line)["scene_id"] for split in ("train", "val", "test") if (out / f"{split}.jsonl").is_file()
+              for line in (out / f"{split}.jsonl").read_text().splitlines()}
+    assert scenes and not any("scene0002_00" in s for s in scenes)  # the other scenes are imported

@@ -225,7 +225,11 @@ def _question(ctx: _Context, c2w: np.ndarray, rng: np.random.Generator):
 def _import_scene(ctx: _Context, chunk: int) -> ChunkResult:
     config, scene = ctx.config, ctx.scenes[chunk]
     result = ChunkResult()
-    export = read_export_scene(ctx.root / scene)
+    try:
+        export = read_export_scene(ctx.root / scene)
+    except Skip as err:  # the whole scene: its intrinsics are missing
+        result.skip(err)
+        return result
     rng = _scene_rng(config, scene)
     frames = _valid_frames(ctx, scene, export, result)
     pick = np.sort(rng.choice(len(frames), size=min(config.pool, len(frames)), replace=False)) if frames else []

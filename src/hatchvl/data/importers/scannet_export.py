@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hatchvl.data.chunks import Skip
 from hatchvl.data.importers.frames import pinhole, read_intrinsics
 
 INFO_FILE = "_info.txt"
@@ -61,8 +62,9 @@ def is_scene(folder: Path) -> bool:
 
 
 def read_export_scene(folder: Path) -> ExportScene:
-    """The scene in `folder`, in whichever layout it is; ValueError naming the file and what was expected when
-    its intrinsics (or `_info.txt`) cannot be read."""
+    """The scene in `folder`, in whichever layout it is; Skip('missing_intrinsics') when an intrinsics file of
+    the Python layout is missing, ValueError naming the file and what was expected when its intrinsics (or
+    `_info.txt`) cannot be read."""
     if (folder / "color").is_dir():
         return _python_scene(folder)
     if (folder / INFO_FILE).is_file():
@@ -75,6 +77,9 @@ def _stem_key(stem: str):
 
 
 def _python_scene(folder: Path) -> ExportScene:
+    for name in ("intrinsic_color.txt", "intrinsic_depth.txt"):
+        if not (folder / "intrinsic" / name).is_file():
+            raise Skip("missing_intrinsics", f"{folder.name}/intrinsic/{name}")
     try:
         K_colour = read_intrinsics(folder / "intrinsic" / "intrinsic_color.txt")
         K_depth = read_intrinsics(folder / "intrinsic" / "intrinsic_depth.txt")
