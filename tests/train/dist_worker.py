@@ -28,6 +28,8 @@ def main(stage: str, model: str, data: str, out: str) -> None:
     rank = int(os.environ.get("RANK", "0"))
     with open(os.path.join(out, f"params-rank{rank}.txt"), "w") as f:
         f.write(f"{trainer.args.world_size} {digest.hexdigest()}\n")
+    if torch.distributed.is_initialized():  # left to the interpreter's exit, gloo's threads can abort a rank
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ def main() -> None:
     opts = PastaOptions(model=model, data=data, out=out, max_steps=2, batch_size=2, learning_rate=1e-2,
                         save_steps=100, logging_steps=1)
     run_pasta(opts, callbacks=[SaveParameters(out)])
+    if torch.distributed.is_initialized():  # left to the interpreter's exit, gloo's threads can abort a rank
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
