@@ -29,6 +29,7 @@ def main(stage: str, model: str, data: str, out: str) -> None:
     with open(os.path.join(out, f"params-rank{rank}.txt"), "w") as f:
         f.write(f"{trainer.args.world_size} {digest.hexdigest()}\n")
     if torch.distributed.is_initialized():  # left to the interpreter's exit, gloo's threads can abort a rank
+        torch.distributed.barrier()  # both ranks done with every collective before the group goes
         torch.distributed.destroy_process_group()
 
 

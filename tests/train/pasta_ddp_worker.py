@@ -28,6 +28,7 @@ def main() -> None:
                         save_steps=100, logging_steps=1)
     run_pasta(opts, callbacks=[SaveParameters(out)])
     if torch.distributed.is_initialized():  # left to the interpreter's exit, gloo's threads can abort a rank
+        torch.distributed.barrier()  # both ranks done with every collective before the group goes
         torch.distributed.destroy_process_group()
 
 

@@ -126,7 +126,11 @@ def test_two_processes_end_with_identical_parameters(stage, tiny_model, tiny_dat
     worker = Path(__file__).with_name("dist_worker.py")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(worker), stage, str(tiny_model), str(tiny_data), str(tmp_path)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired as err:  # say where it hung
+        tail = (err.stderr or b"")[-3000:]
+        pytest.fail(f"torchrun did not finish in 240 s; its stderr ends:\n{tail.decode(errors='replace')}")
     assert done.returncode == 0, done.stderr[-3000:]
     digests = [(tmp_path / f"params-rank{r}.txt").read_text().split() for r in (0, 1)]
     assert digests[0][0] == "2", "training did not run with world size 2"
