@@ -29,10 +29,16 @@ def _history(stage_dir: Path) -> list[dict]:
 
 def sees_curve(history: list[dict]) -> list[dict]:
     """The sees-curve points of a stage's log history (train/sees_curve.py): step, sees (points), its
-    interval low / high (None below 50 items), own and swapped scores, and action_sees where logged."""
-    keys = ("sees", "sees_low", "sees_high", "sees_own", "sees_swapped", "action_sees")
-    return [{"step": h["step"], **{k.removeprefix("sees_") if k != "sees" else k: h.get(k) for k in keys}}
-            for h in history if "sees" in h]
+    interval low / high (None below 50 items, then note says why), own and swapped scores, and action_sees
+    where logged."""
+    points = []
+    for h in history:
+        if "sees" in h:
+            low, high = h.get("sees_ci") or (None, None)
+            points.append({"step": h["step"], "sees": h["sees"], "low": low, "high": high,
+                           "note": h.get("sees_note", ""), "own": h.get("sees_own"), "swapped": h.get("sees_swapped"),
+                           "action_sees": h.get("action_sees")})
+    return points
 
 
 def moving_mean(values, window: int) -> list[float]:
@@ -231,7 +237,7 @@ def markdown(report: dict, plots: list[str]) -> str:
             for p in curve:
                 ci = None if p["low"] is None else [p["low"], p["high"]]
                 lines.append(f"| {name} | {p['step']} | {p['own']:.1f} | {p['swapped']:.1f} | "
-                             f"{format_interval(p['sees'], ci, 'fewer than 50 items')} |")
+                             f"{format_interval(p['sees'], ci, p['note'])} |")
     if "captions" in report:
         lines += ["", "## The final model's captions", "", caption_line(report["captions"]) + "."]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]

@@ -31,7 +31,7 @@ from transformers.integrations import TensorBoardCallback
 from hatchvl.data.blind import swap_donors
 from hatchvl.data.format import read_manifest
 from hatchvl.objectives.prompts import CAPTION
-from hatchvl.stats import format_interval, paired_gap
+from hatchvl.stats import format_gap_keys, gap_keys, paired_gap
 
 
 @dataclass(frozen=True)
@@ -47,38 +47,40 @@ class SeesCurveSpec:
     seed: int = 0
 
 
-def _gap_entry(name: str, own: list[float], swapped: list[float], seed: int, scale: float) -> dict:
-    gap = paired_gap(own, swapped, seed=seed)
-    entry = {name: scale * gap.delta}
-    if gap.low is not None:
-        entry |= {f"{name}_low": scale * gap.low, f"{name}_high": scale * gap.high}
-    return entry
-
-
 def measure_sees(model, processor, spec: SeesCurveSpec) -> dict:
-    """One point of the curve (module docstring): {"sees", "sees_low", "sees_high", "sees_own",
-    "sees_swapped", ...}; the interval keys are absent below stats.MIN_ITEMS_FOR_INTERVAL items."""
+    """One point of the curve (module docstring): "sees" with "sees_ci" ([low, high], None below
+    stats.MIN_ITEMS_FOR_INTERVAL items, then "sees_note" says why; stats.gap_keys), "sees_own" and
+    "sees_swapped", and the style's further keys."""
     if spec.style == CAPTION:
         from hatchvl.objectives.caption_probe import held_out_views, run_caption_probe
 
         probe = run_caption_probe(model, processor, spec.data, held_out_views(spec.data, spec.split, spec.limit),
                                   seed=spec.seed, max_new_tokens=spec.max_new_tokens)
-        point = {"sees": probe.sees, "sees_own": 100 * probe.own["precision"],
+        point = {"sees": probe.sees, "sees_ci": probe.sees_ci, "sees_own": 100 * probe.own["precision"],
                  "sees_swapped": 100 * probe.swapped["precision"], "sees_loss_gap": probe.loss_gap}
-        if probe.sees_ci is not None:
-            point |= {"sees_low": probe.sees_ci[0], "sees_high": probe.sees_ci[1]}
-        return point
+        return point | ({"sees_note": probe.note} if probe.note else {})
     from hatchvl.objectives.sampling import sample_rewards
 
     own, swapped = (sample_rewards(model, processor, spec.data, split=spec.split, limit=spec.limit, temperature=0.0,
                                    max_new_tokens=spec.max_new_tokens, seed=spec.seed, blind=blind, style=spec.style)
                     for blind in (False, True))
-    point = _gap_entry("sees", own.rewards["answer"], swapped.rewards["answer"], spec.seed, 100.0)
+    point = gap_keys("sees", paired_gap(own.rewards["answer"], swapped.rewards["answer"], seed=spec.seed), 100.0)
     point |= {"sees_own": 100 * own.answer_reward, "sees_swapped": 100 * swapped.answer_reward}
     if spec.style == "action_answer":
-        point |= _gap_entry("action_sees", own.rewards["action"], swapped.rewards["action"], spec.seed, 1.0)
+        point |= gap_keys("action_sees", paired_gap(own.rewards["action"], swapped.rewards["action"], seed=spec.seed))
         point["format_rate"] = own.format_rate
     return point
+
+
+def _scalars(point: dict) -> dict[str, float]:
+    """The point's numbers as TensorBoard scalars: an interval [low, high] becomes <key>_low, <key>_high."""
+    out = {}
+    for key, value in point.items():
+        if isinstance(value, (int, float)):
+            out[key] = value
+        elif isinstance(value, list):
+            out[f"{key.removesuffix('_ci')}_low"], out[f"{key.removesuffix('_ci')}_high"] = value
+    return out
 
 
 class SeesCurveCallback(TrainerCallback):
@@ -110,14 +112,12 @@ class SeesCurveCallback(TrainerCallback):
             np.random.set_state(rng[1])  # noqa: NPY002
             torch.set_rng_state(rng[2])
         state.log_history.append({**point, "step": state.global_step})
-        ci = [point["sees_low"], point["sees_high"]] if "sees_low" in point else None
-        gap = format_interval(point["sees"], ci, "fewer than 50 items")
         tqdm.write(f"sees curve, step {state.global_step}: {point['sees_own']:.1f} with its views, "
-                   f"{point['sees_swapped']:.1f} swapped, sees {gap} points")
+                   f"{point['sees_swapped']:.1f} swapped, sees {format_gap_keys(point, 'sees')} points")
         for callback in self.trainer.callback_handler.callbacks:
             writer = getattr(callback, "tb_writer", None) if isinstance(callback, TensorBoardCallback) else None
             if writer is not None:
-                for key, value in point.items():
+                for key, value in _scalars(point).items():
                     writer.add_scalar(f"sees/{key}", value, state.global_step)
                 writer.flush()
 
