@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from hatchvl.models.loading import load_model_and_processor
 from hatchvl.objectives.prompts import target_text
-from hatchvl.train.common import last_checkpoint
+from hatchvl.train.checkpoints import newest_complete_checkpoint
 from hatchvl.train.data import load_samples
 from hatchvl.train.options import SFTOptions
 from hatchvl.train.sft import build_sft_trainer, run_sft
@@ -61,7 +61,7 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(tiny_model, tiny_dat
     shutil.rmtree(resumed / "checkpoint-3")
     shutil.rmtree(resumed / "model")
     (resumed / "stage.json").unlink()
-    assert last_checkpoint(resumed) == str(resumed / "checkpoint-2")
+    assert newest_complete_checkpoint(resumed) == str(resumed / "checkpoint-2")
     run_sft(options(tiny_model, tiny_data, resumed, max_steps=3))
     a = load_file(straight / "model" / "model.safetensors")
     b = load_file(resumed / "model" / "model.safetensors")

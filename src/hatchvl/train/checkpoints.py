@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from hatchvl.io import read_json
+
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -32,7 +34,7 @@ def checkpoint_weight_files(checkpoint: str | Path) -> list[Path]:
     folder = Path(checkpoint)
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        return [folder / name for name in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+        return [folder / name for name in sorted(set(read_json(index)["weight_map"].values()))]
     return [folder / "model.safetensors"] if (folder / "model.safetensors").is_file() else []
 
 

@@ -118,12 +118,6 @@ def final_model_dir(out: str | Path) -> Path:
     return Path(out) / "model"
 
 
-def last_checkpoint(out: str | Path, move_torn: bool = True) -> str | None:
-    """The newest complete checkpoint of an unfinished stage, to resume from (None: start afresh); torn
-    ones are moved aside (train/checkpoints.py)."""
-    return newest_complete_checkpoint(out, move_torn)
-
-
 def apply_lora(model: PreTrainedModel, r: int, alpha: int, dropout: float) -> PreTrainedModel:
     """Wrap the model with peft LoRA adapters on the language model (see LORA_TARGETS)."""
     from peft import LoraConfig, get_peft_model
@@ -150,9 +144,10 @@ def finish(out: str | Path, options, metrics: dict) -> None:
 
 
 def train_and_finish(trainer, processor: ProcessorMixin, options, info: dict) -> dict:
-    """Train (resuming from the newest checkpoint in options.out), then on the main process save the final
-    model and mark the stage finished. Returns the metrics, the trainer's log history included."""
-    resume = last_checkpoint(options.out, move_torn=trainer.is_world_process_zero())
+    """Train (resuming from the newest complete checkpoint in options.out, train/checkpoints.py), then on the
+    main process save the final model and mark the stage finished. Returns the metrics, the trainer's log
+    history included."""
+    resume = newest_complete_checkpoint(options.out, move_torn=trainer.is_world_process_zero())
     result = trainer.train(resume_from_checkpoint=resume)
     metrics = {**result.metrics, **info, "log_history": trainer.state.log_history}
     if trainer.is_world_process_zero():
