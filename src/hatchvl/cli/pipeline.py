@@ -27,10 +27,9 @@ def pipeline(
     stages: str | None = typer.Option(None, "--stages", help=f"Comma-separated steps to run: {', '.join(STEPS)}."),
     start: str | None = typer.Option(None, "--from", help="Run this step and all after it."),
 ) -> None:
-    """Run a recipe: data, base model, its training stages (caption pretraining for tiny models -> PaStA ->
-    QA SFT -> ActoR cold start -> GRPO), evaluation with blind controls and sees gaps, then RUN/report.md and
-    RUN/report.json. A re-run skips finished steps and resumes an
-    unfinished one."""
+    """Run a recipe: data, base model, its training stages (for tiny models the pretraining, tower then
+    captions -> PaStA -> QA SFT -> ActoR cold start -> GRPO), evaluation with blind controls and sees gaps,
+    then RUN/report.md and RUN/report.json. A re-run skips finished steps and resumes an unfinished one."""
     from hatchvl.pipeline.run import run_pipeline
 
     run_pipeline(_recipe(recipe, run_dir, overrides), [s.strip() for s in stages.split(",")] if stages else None, start)
