@@ -13,6 +13,8 @@ $(BIN)/.installed: pyproject.toml
 	# torch first and alone, so that nothing resolves a different (CUDA, multi-GB) build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# DeepSpeed for the ZeRO-3 tests on CPU; built against the torch above (an isolated build would fetch a CUDA torch).
+	$(BIN)/python -m pip install --quiet --no-build-isolation deepspeed==0.19.8
 	touch $@
 
 demo: $(BIN)/.installed

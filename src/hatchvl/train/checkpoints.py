@@ -23,8 +23,12 @@ import struct
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hatchvl.io import read_json
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
@@ -36,6 +40,29 @@ def checkpoint_weight_files(checkpoint: str | Path) -> list[Path]:
     if index.is_file():
         return [folder / name for name in sorted(set(read_json(index)["weight_map"].values()))]
     return [folder / "model.safetensors"] if (folder / "model.safetensors").is_file() else []
+
+
+def checkpoint_key_renamer(model: PreTrainedModel):
+    """A function from a checkpoint's key to the model's own name for it, renaming as from_pretrained does
+    (the original Qwen layout `visual.*`, `model.*` -> `model.visual.*`, `model.language_model.*`).
+
+    The function raises NotImplementedError for keys whose tensors need converting, not only renaming
+    (none of the supported families)."""
+    from transformers.conversion_mapping import get_model_conversion_mapping
+    from transformers.core_model_loading import WeightConverter, WeightRenaming, rename_source_key
+
+    transforms = get_model_conversion_mapping(model)
+    renamings = [t for t in transforms if isinstance(t, WeightRenaming)]
+    converters = [t for t in transforms if isinstance(t, WeightConverter)]
+    own = model.state_dict()
+
+    def rename(key: str) -> str:
+        name, converter = rename_source_key(key, renamings, converters, model.base_model_prefix, own)
+        if converter is not None:
+            raise NotImplementedError(f"weight {key} needs a conversion, not a renaming")
+        return name
+
+    return rename
 
 
 def safetensors_problem(path: Path) -> str | None:

@@ -4,7 +4,8 @@ final save that makes a stage's output an ordinary checkpoint for the next stage
 A stage folder holds:
     checkpoint-N/   the trainer's checkpoints (safetensors weights), for resuming
     runs/           TensorBoard event files
-    model/          the final model and processor, loadable like any checkpoint
+    model/          the final model and processor, loadable like any checkpoint (train/final_save.py: written
+                    as model.partial/ on every launcher, verified, then renamed)
     stage.json      written last, atomically: the stage finished (options and metrics)
 """
 
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hatchvl.io import write_json
-from hatchvl.train.checkpoints import checkpoint_weight_files, newest_complete_checkpoint
+from hatchvl.train.checkpoints import checkpoint_key_renamer, checkpoint_weight_files, newest_complete_checkpoint
+from hatchvl.train.final_save import check_final_save_possible, publish_final, save_final
 
 if TYPE_CHECKING:  # transformers is imported where a stage runs, not when the CLI starts
     from transformers import PreTrainedModel, ProcessorMixin
@@ -57,26 +59,18 @@ def trainer_arguments(opts: TrainerOptions, **specific) -> dict:
 
 def load_checkpoint_weights(model: PreTrainedModel, checkpoint: str | Path) -> None:
     """Load a checkpoint's safetensors weights into `model` in place, renaming the keys as from_pretrained
-    does (the original Qwen layout `visual.*`, `model.*` -> `model.visual.*`, `model.language_model.*`).
+    does (checkpoints.checkpoint_key_renamer).
 
     Raises RuntimeError when a key is left over or a trainable parameter is missing, NotImplementedError
     for checkpoints whose tensors need converting, not only renaming (none of the supported families).
     """
     from safetensors.torch import load_file
-    from transformers.conversion_mapping import get_model_conversion_mapping
-    from transformers.core_model_loading import WeightConverter, WeightRenaming, rename_source_key
 
-    transforms = get_model_conversion_mapping(model)
-    renamings = [t for t in transforms if isinstance(t, WeightRenaming)]
-    converters = [t for t in transforms if isinstance(t, WeightConverter)]
-    own = model.state_dict()
+    rename = checkpoint_key_renamer(model)
     state = {}
     for path in checkpoint_weight_files(checkpoint):
         for key, value in load_file(path).items():
-            name, converter = rename_source_key(key, renamings, converters, model.base_model_prefix, own)
-            if converter is not None:
-                raise NotImplementedError(f"{checkpoint}: weight {key} needs a conversion, not a renaming")
-            state[name] = value
+            state[rename(key)] = value
     missing, unexpected = model.load_state_dict(state, strict=False)
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     if unexpected or trainable & set(missing):
@@ -127,31 +121,51 @@ def apply_lora(model: PreTrainedModel, r: int, alpha: int, dropout: float) -> Pr
     return get_peft_model(model, config)
 
 
-def save_final(model: PreTrainedModel, processor: ProcessorMixin, out: str | Path) -> Path:
-    """Save the trained model (LoRA merged in) and its processor to out/model."""
-    target = final_model_dir(out)
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
-    model.save_pretrained(target)
-    processor.save_pretrained(target)
-    return target
-
-
 def finish(out: str | Path, options, metrics: dict) -> None:
     """Mark the stage finished: stage.json with the options used and the metrics, written atomically."""
     record = {"options": asdict(options), "metrics": metrics}
     write_json(stage_marker(out), record)
 
 
+def keep_fp32_masters(trainer) -> int:
+    """Keep the trainable weights in float32 where no DeepSpeed or FSDP master copy exists; returns how many
+    parameters were upcast.
+
+    Loaded in bfloat16 and trained by the plain Trainer (one process or DDP), AdamW would update the bf16
+    weights themselves: at lr 1e-6 an update is below half a bf16 ulp for almost every element, and
+    training silently stops. With fp32 trainable weights, bf16 autocast (`bf16: true`) still runs the
+    matrix products in bf16. DeepSpeed (bf16 optimizer) and accelerate's FSDP2 (mixed precision) keep
+    fp32 masters themselves. Frozen weights stay as loaded."""
+    import torch
+
+    if trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled:
+        return 0
+    upcast = [p for p in trainer.model.parameters() if p.requires_grad and p.dtype != torch.float32]
+    for param in upcast:
+        param.data = param.data.to(torch.float32)
+    return len(upcast)
+
+
 def train_and_finish(trainer, processor: ProcessorMixin, options, info: dict) -> dict:
-    """Train (resuming from the newest complete checkpoint in options.out, train/checkpoints.py), then on the
-    main process save the final model and mark the stage finished. Returns the metrics, the trainer's log
-    history included."""
+    """Train (resuming from the newest complete checkpoint in options.out, train/checkpoints.py) with fp32
+    master weights (keep_fp32_masters), save the final model on every rank (train/final_save.py: gathered
+    under ZeRO-3 and FSDP, LoRA merged, in the stage's dtype), verify it, and on the main process mark the
+    stage finished. Returns the metrics, the trainer's log history included.
+
+    Raises ValueError before training for a launcher set-up that cannot write a final model, and after
+    training when the saved weights fail verification (the stage is then not marked finished)."""
+    import torch
+
+    check_final_save_possible(trainer)
+    upcast = keep_fp32_masters(trainer)
     resume = newest_complete_checkpoint(options.out, move_torn=trainer.is_world_process_zero())
     result = trainer.train(resume_from_checkpoint=resume)
-    metrics = {**result.metrics, **info, "log_history": trainer.state.log_history}
+    metrics = {**result.metrics, **info, "fp32_master_parameters": upcast, "log_history": trainer.state.log_history}
+    if upcast and options.dtype not in ("auto", "float32"):
+        trainer.model.to(getattr(torch, options.dtype))  # saved as loaded: bf16 stays bf16 on disk
+    partial = save_final(trainer, processor, options.out, options.model, options.dtype)
     if trainer.is_world_process_zero():
-        save_final(trainer.model, processor, options.out)
+        publish_final(partial, options.out)
         finish(options.out, options, metrics)
     trainer.accelerator.wait_for_everyone()
     return metrics

@@ -51,6 +51,15 @@ class TrainerOptions:
     extra: dict = field(default_factory=dict, metadata={"help": "further fields of the stage's TrainingArguments, "
                                                                 "SFTConfig or GRPOConfig, passed as they are"})
 
+    def _check_precision(self) -> None:
+        """Low-precision weights train only with mixed precision, which keeps fp32 master weights (the plain
+        Trainer: train.common.keep_fp32_masters; DeepSpeed and FSDP: their own); pure bf16 stops learning."""
+        if self.dtype in ("bfloat16", "float16") and not self.bf16:
+            raise ValueError(f"dtype={self.dtype} with bf16=false would train the {self.dtype} weights themselves, "
+                             "with no fp32 master copy (AdamW's small updates round away: at lr 1e-6 almost no "
+                             "weight changes); set bf16: true (fp32 trainable weights, bf16 autocast) or dtype: "
+                             "float32")
+
 
 @dataclass
 class LoraOptions:
@@ -110,6 +119,7 @@ class PastaOptions(TrainerOptions):
     probe_limit: int = field(default=0, metadata={"help": "at most this many held-out pairs (0: all)"})
 
     def __post_init__(self) -> None:
+        self._check_precision()
         checks = [
             (self.grid >= 1, f"grid must be >= 1, got {self.grid}"),
             (self.tau_target > 0 and self.tau_pred > 0, f"tau_target and tau_pred must be > 0, got "
@@ -138,6 +148,7 @@ class SFTOptions(SeesCurveOptions, LoraOptions, TrainerOptions):
                                                                             "save memory"})
 
     def __post_init__(self) -> None:
+        self._check_precision()
         self._check_sees_curve()
         if self.target not in SFT_TARGETS:
             raise ValueError(f"target must be one of {', '.join(SFT_TARGETS)}, got {self.target!r}")
@@ -187,6 +198,7 @@ class GRPOOptions(SeesCurveOptions, LoraOptions, TrainerOptions):
                                                                  "(trl vllm-serve)"})
 
     def __post_init__(self) -> None:
+        self._check_precision()
         self._check_sees_curve()
         if self.loss_type not in LOSS_TYPES:
             raise ValueError(f"loss_type must be one of {', '.join(LOSS_TYPES)}, got {self.loss_type!r}")
