@@ -13,6 +13,7 @@ CONFIGS = Path(__file__).parents[2] / "configs" / "accelerate"
     ("ddp", DistributedType.MULTI_GPU, None),
     ("zero2", DistributedType.DEEPSPEED, ("deepspeed_config", "zero_stage", 2)),
     ("zero3", DistributedType.DEEPSPEED, ("deepspeed_config", "zero_stage", 3)),
+    ("zero3-2nodes", DistributedType.DEEPSPEED, ("deepspeed_config", "zero3_save_16bit_model", True)),
     ("fsdp2", DistributedType.FSDP, ("fsdp_config", "fsdp_version", 2)),
 ])
 def test_launch_config(name, kind, detail):
@@ -22,3 +23,7 @@ def test_launch_config(name, kind, detail):
     if detail:
         section, key, value = detail
         assert getattr(config, section)[key] == value
+    if config.distributed_type == DistributedType.DEEPSPEED and config.deepspeed_config["zero_stage"] == 3:
+        # without it the stage's final model cannot be written (train/final_save.py)
+        assert config.deepspeed_config["zero3_save_16bit_model"] is True
+    assert config.num_processes % config.num_machines == 0

@@ -146,3 +146,21 @@ def image_settings(processor: ProcessorMixin) -> dict[str, object]:
         "min_pixels": image_processor.size.shortest_edge,
         "max_pixels": image_processor.size.longest_edge,
     }
+
+
+def inference_placement(training_dtype: str = "auto") -> tuple[str, str]:
+    """(device, dtype) for measuring and evaluating a model: this process's GPU (LOCAL_RANK) in the dtype it
+    was trained in where CUDA exists, never the CPU in float32 there; the CPU in float32 otherwise (CPUs
+    run bf16 matrix products slowly, and the tiny models are trained in float32)."""
+    import os
+
+    if torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}", training_dtype
+    return "cpu", "float32"
+
+
+def load_for_inference(path_or_id: str | Path, training_dtype: str = "auto") -> tuple[PreTrainedModel, ProcessorMixin]:
+    """`load_model_and_processor` placed by `inference_placement`, in eval mode."""
+    device, dtype = inference_placement(training_dtype)
+    model, processor = load_model_and_processor(path_or_id, dtype=dtype)
+    return model.to(device).eval(), processor

@@ -22,14 +22,14 @@ def measure_probe(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], Non
     spec = recipe.eval.probe
     if spec is None or path.is_file():
         return
-    from hatchvl.models.loading import load_model_and_processor
+    from hatchvl.models.loading import load_for_inference
     from hatchvl.objectives.probe import build_probe_set, run_probe
 
     # one probe set (held-out pairs, their S at the stage's tolerances, cell colours) for both models
     probe_set = build_probe_set(data_dir, spec.split, opts.grid, spec.limit, opts.tol_abs, opts.tol_rel,
                                 cache_dir=opts.out)
     before, after = (
-        run_probe(*load_model_and_processor(model, dtype="float32"), probe_set, opts.before_merger).as_dict()
+        run_probe(*load_for_inference(model, opts.dtype), probe_set, opts.before_merger).as_dict()
         for model in (opts.model, final_model_dir(opts.out))
     )
     write_json(path, {"before": before, "after": after})
@@ -44,7 +44,7 @@ def measure_sampling(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], 
     spec = recipe.eval.sampling
     if spec is None:
         return
-    from hatchvl.models.loading import load_model_and_processor
+    from hatchvl.models.loading import load_for_inference
     from hatchvl.objectives.sampling import sample_rewards
 
     model = processor = None
@@ -53,7 +53,7 @@ def measure_sampling(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], 
         if path.is_file():
             continue
         if model is None:
-            model, processor = load_model_and_processor(final_model_dir(opts.out), dtype="float32")
+            model, processor = load_for_inference(final_model_dir(opts.out), opts.dtype)
         result = sample_rewards(model, processor, data_dir, split=spec.split, limit=spec.limit,
                                 temperature=spec.temperature, max_new_tokens=spec.max_new_tokens, seed=recipe.seed,
                                 blind=blind)
@@ -62,15 +62,17 @@ def measure_sampling(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], 
             f"{result.temperature}, action reward {result.action_reward:.3f}, answer reward {result.answer_reward:.3f}")
 
 
-def caption_probe(recipe: Recipe, data_dir: Path, model_dir: Path, path: Path, log: Callable[[str], None]) -> None:
-    """The caption probe (objectives/caption_probe.py) of one model into `path`, unless it is there."""
+def caption_probe(recipe: Recipe, data_dir: Path, model_dir: Path, path: Path, log: Callable[[str], None],
+                  dtype: str = "auto") -> None:
+    """The caption probe (objectives/caption_probe.py) of one model (trained in `dtype`) into `path`, unless it
+    is there."""
     spec = recipe.eval.captions
     if spec is None or path.is_file():
         return
-    from hatchvl.models.loading import load_model_and_processor
+    from hatchvl.models.loading import load_for_inference
     from hatchvl.objectives.caption_probe import held_out_views, run_caption_probe
 
-    model, processor = load_model_and_processor(model_dir, dtype="float32")
+    model, processor = load_for_inference(model_dir, dtype)
     probe = run_caption_probe(model, processor, data_dir, held_out_views(data_dir, spec.split, spec.limit),
                               seed=recipe.seed, max_new_tokens=spec.max_new_tokens)
     write_json(path, probe.as_dict())
@@ -81,7 +83,7 @@ def caption_probe(recipe: Recipe, data_dir: Path, model_dir: Path, path: Path, l
 
 def measure_captions(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], None]) -> None:
     """captions.json: the caption probe of the stage's model."""
-    caption_probe(recipe, data_dir, final_model_dir(opts.out), Path(opts.out) / CAPTIONS_FILE, log)
+    caption_probe(recipe, data_dir, final_model_dir(opts.out), Path(opts.out) / CAPTIONS_FILE, log, opts.dtype)
 
 
 MEASURES: dict[str, Callable] = {"captions": measure_captions, "probe": measure_probe, "sampling": measure_sampling}

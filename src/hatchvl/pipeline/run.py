@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from hatchvl.config import build
 from hatchvl.data.format import read_manifest
 from hatchvl.io import read_json, write_json
 from hatchvl.lock import folder_lock
+from hatchvl.pipeline.measure_process import payload, run_measurements
 from hatchvl.pipeline.measures import MEASURES, caption_probe
 from hatchvl.pipeline.recipe import Layout, Recipe
 from hatchvl.pipeline.stages import STAGE_NAMES, STAGES, STEPS, Stage, stage
@@ -25,6 +27,11 @@ from hatchvl.pipeline.summaries import CAPTIONS_FILE
 from hatchvl.train.common import is_finished, stage_marker
 
 TIMINGS = "timings.json"
+
+
+def main_rank() -> bool:
+    """Whether this process writes the run's own files (rank 0, or the only process)."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def select_steps(steps: list[str] | None, start: str | None) -> list[str]:
@@ -106,14 +113,31 @@ class Runner:
         if not is_finished(opts.out):
             self.log(f"== {stage.name}: {Path(opts.model).parent.name or opts.model} -> {opts.out}")
         stage.run_function()(opts)
-        for name in stage.measures:
-            MEASURES[name](self.recipe, self.data_dir, opts, self.log)
+        run_measurements(payload("stage", self.recipe, chain, stage.name),
+                         lambda: self.measure_stage(stage.name, chain), self.log)
+
+    def measure_stage(self, name: str, chain: list[str]) -> None:
+        """The measurements of stage `name` trained on top of `chain` (the registry's `measures`)."""
+        opts = self.stage_options(stage(name), chain)
+        for measure in stage(name).measures:
+            MEASURES[measure](self.recipe, self.data_dir, opts, self.log)
+
+    def measure_captions(self, chain: list[str]) -> None:
+        """The caption probe of the model of `chain`, into its evaluation folder."""
+        model = self.layout.model_of(chain) if chain else Path(self.base_model())
+        caption_probe(self.recipe, self.data_dir, model, self.layout.eval_dir(chain) / CAPTIONS_FILE, self.log,
+                      self.trained_dtype(chain))
+
+    def trained_dtype(self, chain: list[str]) -> str:
+        """The dtype the model of `chain` was trained in (its last stage's; the checkpoint's own before any)."""
+        return str(self.recipe.stages[chain[-1]].get("dtype", "auto")) if chain else "auto"
 
     # --- evaluation -------------------------------------------------------------------------------
     def evaluate(self, chain: list[str]) -> dict:
         """Every benchmark of the recipe on the model of `chain`, with and without the images (the blind
         control). Models trained for actions are asked for actions then the answer; others for the answer."""
         from hatchvl.eval.generate import BenchOptions, run_bench
+        from hatchvl.models.loading import inference_placement
 
         model = str(self.layout.model_of(chain)) if chain else self.base_model()
         acts = any(s.fixed.get("target") == "action_answer" for s in STAGES if s.name in chain)
@@ -126,12 +150,15 @@ class Runner:
                 if found is None:  # an interrupted run resumes from its predictions.jsonl
                     found = run_bench(BenchOptions(
                         model=model, bench=spec.bench, data=spec.data or str(self.data_dir), out=str(out),
-                        blind=blind, seed=self.recipe.seed, label=self.layout.chain_name(chain), dtype="float32",
+                        blind=blind, seed=self.recipe.seed, label=self.layout.chain_name(chain),
+                        dtype=inference_placement(self.trained_dtype(chain))[1],
                         limit=spec.limit, prompt_style=spec.prompt_style or ("hatch" if acts else "official"),
                         batch_size=spec.batch_size, max_new_tokens=spec.max_new_tokens))
+                if found is None:  # ranks other than 0 under torchrun: rank 0 scores and writes
+                    continue
                 results[name] = found
                 self.log(f"   {self.layout.chain_name(chain)} {name}: {found['average']:.1f}%")
-        caption_probe(self.recipe, self.data_dir, Path(model), self.layout.eval_dir(chain) / CAPTIONS_FILE, self.log)
+        run_measurements(payload("captions", self.recipe, chain), lambda: self.measure_captions(chain), self.log)
         return results
 
     # --- the whole recipe -------------------------------------------------------------------------
@@ -154,7 +181,8 @@ class Runner:
                     self.evaluate(chain)
                 # summed over attempts: a resumed stage adds the time of its second part
                 timings[step] = round(timings.get(step, 0.0) + time.perf_counter() - started, 1)
-                write_json(self.layout.root / TIMINGS, timings)
+                if main_rank():
+                    write_json(self.layout.root / TIMINGS, timings)
             if step in STAGE_NAMES:
                 chain.append(step)
         return chain
@@ -162,13 +190,16 @@ class Runner:
 
 def run_pipeline(recipe: Recipe, steps: list[str] | None = None, start: str | None = None,
                  log: Callable[[str], None] = print) -> dict:
-    """Run (or finish) a recipe and write RUN/report.md and RUN/report.json; returns the report."""
+    """Run (or finish) a recipe and write RUN/report.md and RUN/report.json; returns the report (under a
+    launcher: on rank 0; {} on the other ranks)."""
     from hatchvl.pipeline.report import write_report
 
     selected = select_steps(steps, start)
     runner = Runner(recipe, log)
     with folder_lock(runner.layout.root, "run directory", log):
         chain = runner.run(selected)
+        if not main_rank():  # under a launcher rank 0 writes the report
+            return {}
         report = write_report(recipe, runner.layout, chain)
     log(f"report: {runner.layout.root / 'report.md'}")
     return report
