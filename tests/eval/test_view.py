@@ -14,6 +14,7 @@ from hatchvl.eval.blind import blind_items
 from hatchvl.eval.results import blind_sources
 from hatchvl.eval.view.markdown import markdown_html
 from hatchvl.eval.view.site import DATA_VARIABLE, write_view
+from hatchvl.io import open_rgb
 from hatchvl.pipeline.view import write_eval_views, write_run_view
 from tests.eval.viewer_setup import HOSTILE, make_evaluation
 
@@ -159,3 +160,30 @@ def test_eval_bench_writes_the_viewer_unless_told_not_to(evaluation, tmp_path, m
     assert page_data(tmp_path / "a" / "view")["items"]
     assert CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b"), "--no-view"]).exit_code == 0
     assert (tmp_path / "b" / "results.json").is_file() and not (tmp_path / "b" / "view").exists()
+
+
+def test_a_blind_bench_run_records_whose_images_each_item_was_shown(evaluation, tmp_path, monkeypatch):
+    import hatchvl.eval.generate as generate
+
+    data, _, _ = evaluation
+
+    class Model:  # generation is not under test here: every output is "A"
+        def to(self, device):
+            return self
+
+        def eval(self):
+            return self
+
+    seen = []
+    monkeypatch.setattr(generate, "load_model_and_processor", lambda model, dtype: (Model(), None))
+    monkeypatch.setattr(generate, "item_messages", lambda item, style: item.id)
+    monkeypatch.setattr(generate, "generate_texts",
+                        lambda model, processor, ids, images, n: seen.extend(images) or ["A"] * len(ids))
+    out = tmp_path / "blind"
+    generate.run_bench(generate.BenchOptions(model="m", bench="synthetic", data=str(data), out=str(out), blind=True))
+    rows = [json.loads(line) for line in (out / "scored.jsonl").read_text().splitlines()]
+    by_id = {item.id: item for item in read_benchmark("synthetic", data).items}
+    shown = [[open_rgb(by_id[r["images_from"]].images[k]).tobytes() for k in range(len(views))]
+             for r, views in zip(rows, seen, strict=True)]
+    assert shown == [[view.tobytes() for view in views] for views in seen]
+    assert any(r["images_from"] != r["id"] for r in rows)
