@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hatchvl.data.format import Sample
-from hatchvl.eval.view.plan import camera_plan, true_cameras
+from hatchvl.eval.view.plan import camera_plan, true_cameras, true_motions
 from hatchvl.eval.view.svg import plan_svg
 from hatchvl.geometry.actions_text import PairActions
 from hatchvl.geometry.motion import actions_from_poses
@@ -40,7 +40,7 @@ def said(actions: str) -> str:
 
 
 def test_the_true_cameras_are_seen_from_above_with_view_1_looking_up_the_plan():
-    first, second = true_cameras(two_views())
+    first, second = true_cameras(true_motions(two_views()), 2)
     assert (first.x_m, first.y_m, first.heading_deg) == (0, 0, 0)
     assert second.x_m == pytest.approx(2) and second.y_m == pytest.approx(0) and second.heading_deg == pytest.approx(90)
 

@@ -15,7 +15,7 @@ from hatchvl.data.format import LETTERS, resolve
 from hatchvl.eval.benchmarks.items import EvalItem, ImageSource
 from hatchvl.eval.benchmarks.readers import read_benchmark
 from hatchvl.eval.results import blind_sources
-from hatchvl.eval.view.plan import camera_plan, has_poses
+from hatchvl.eval.view.plan import Plan, camera_plans, has_poses
 from hatchvl.eval.view.records import ResultFolder
 from hatchvl.eval.view.svg import plan_svg, start_label
 from hatchvl.eval.view.thumbs import Thumbnails
@@ -105,13 +105,22 @@ def reward_bin(reward: float | None) -> str:
     return NO_REWARD if reward is None else REWARD_BINS[min(int(reward * len(REWARD_BINS)), len(REWARD_BINS) - 1)]
 
 
-def _plan(item: EvalItem | None, output: str | None, name: str, svgs: dict[str, str]) -> dict:
-    if item is None or not has_poses(item.sample) or output is None:
-        return {"bin": NO_REWARD}
+def _plans(item: EvalItem | None, rows: list[dict | None]) -> tuple[list[Plan | None], str | None]:
+    """The camera plan of each row's output (None: no poses, no row or no prediction), and why there are none
+    when the geometry refuses the item."""
+    outputs = [row.get("output") if row is not None else None for row in rows]
+    if item is None or not has_poses(item.sample) or all(o is None for o in outputs):
+        return [None] * len(rows), None
     try:
-        plan = camera_plan(item.sample, output)
+        plans = camera_plans(item.sample, outputs)
     except ValueError as err:
-        return {"bin": NO_REWARD, "plan_error": str(err)}
+        return [None] * len(rows), str(err)
+    return [plan if output is not None else None for plan, output in zip(plans, outputs, strict=True)], None
+
+
+def _plan_fields(plan: Plan | None, name: str, svgs: dict[str, str]) -> dict:
+    if plan is None:
+        return {"bin": NO_REWARD}
     svgs[name] = plan_svg(plan)
     pairs = [{"pair": f"{p.src + 1}–{p.dst + 1}", "written": start_label(p.written) if p.written else None,
               "reward": round(p.reward, 4),
@@ -172,12 +181,15 @@ def build_entries(folders: Sequence[ResultFolder], items: Items, thumbs: Thumbna
         if item is None and items.items:
             entry["note"] = "not an item of the benchmark data read"
         runs = []
-        for r, row in enumerate(rows):
+        plans, plan_error = _plans(item, rows)
+        for r, (row, plan) in enumerate(zip(rows, plans, strict=True)):
             if row is None:
                 runs.append(None)
                 continue
             run = {"output": row.get("output"), "extracted": row.get("extracted"), "score": row.get("score"),
-                   "status": status(row)} | _plan(item, row.get("output"), f"svg/{k}-{r}.svg", svgs)
+                   "status": status(row)} | _plan_fields(plan, f"svg/{k}-{r}.svg", svgs)
+            if plan_error is not None:
+                run["plan_error"] = plan_error
             source = shown[r].get(item_id)
             if source is not None:
                 run["shown"] = {"id": source, "images": _thumbs(source, items, thumbs)}

@@ -2,9 +2,10 @@
 
 Plan coordinates are metres in the first view's heading frame (hatchvl.geometry.motion): x to its right,
 y ahead; a heading is in degrees, positive to the right of the first view's heading. The true cameras come
-from `relative_motion` of the item's poses; a written pair (a -> b) is played from camera a with
-`compose_actions`, and its action reward, position and yaw errors are those of ActoR's action reward
-(hatchvl.objectives.rewards.action_reward on that pair alone), so the picture and the reward agree.
+from the true motions the action reward takes (`reward_target`: `relative_motion` of the item's poses); a
+written pair (a -> b) is played from camera a with `compose_actions`, and its action reward, position and
+yaw errors are those of ActoR's action reward (hatchvl.objectives.rewards.action_reward on that pair
+alone), so the picture and the reward agree.
 """
 
 from __future__ import annotations
@@ -67,23 +68,44 @@ def move(start: PlanPose, motion: Motion) -> PlanPose:
                     start.heading_deg + motion.yaw_deg)
 
 
-def true_cameras(sample: Sample) -> tuple[PlanPose, ...]:
-    """Every view's camera in the first view's heading frame (its relative motion from view 1)."""
-    motions = [relative_motion(sample.c2w[0], c2w, sample.up) for c2w in sample.c2w]
-    return tuple(PlanPose(m.right_m, m.forward_m, m.yaw_deg) for m in motions)
+def true_motions(sample: Sample) -> dict[tuple[int, int], Motion]:
+    """The true motion of every pair i < j as the action reward takes it (reward_target: from the poses); for
+    a sample that no reward can score (say, a bad answer) the same motions, from the poses."""
+    try:
+        return reward_target(sample).motions
+    except ValueError:
+        pairs = all_pairs(sample.num_views)
+        return {(i, j): relative_motion(sample.c2w[i], sample.c2w[j], sample.up) for i, j in pairs}
+
+
+def true_cameras(motions: dict[tuple[int, int], Motion], views: int) -> tuple[PlanPose, ...]:
+    """Every view's camera in the first view's heading frame: view 1 at the origin, view k where the true
+    motion 1 -> k takes it."""
+    return (PlanPose(0.0, 0.0, 0.0), *(PlanPose(motions[0, k].right_m, motions[0, k].forward_m,
+                                                motions[0, k].yaw_deg) for k in range(1, views)))
+
+
+def camera_plans(sample: Sample, outputs: list[str | None], cfg: RewardConfig = RewardConfig()) -> list[Plan]:
+    """The plans of an item with poses (has_poses) for several outputs (None: no prediction), the truth
+    worked out once. ValueError from the geometry (a camera looking straight up) is the caller's to report."""
+    motions = true_motions(sample)
+    cameras = true_cameras(motions, sample.num_views)
+    targets = {(p.src, p.dst): move(cameras[p.src], compose_actions(p.actions)) for p in sample.actions}
+    return [_plan(sample, motions, cameras, targets, output, cfg) for output in outputs]
 
 
 def camera_plan(sample: Sample, output: str | None, cfg: RewardConfig = RewardConfig()) -> Plan:
-    """The plan of an item with poses (has_poses) and one output (None: no prediction). ValueError from the
-    geometry (a camera looking straight up) is the caller's to report."""
-    cameras = true_cameras(sample)
+    """The plan of one output (camera_plans)."""
+    return camera_plans(sample, [output], cfg)[0]
+
+
+def _plan(sample: Sample, motions: dict[tuple[int, int], Motion], cameras: tuple[PlanPose, ...],
+          targets: dict[tuple[int, int], PlanPose], output: str | None, cfg: RewardConfig) -> Plan:
     parsed = parse_actions(output) if output is not None and "<action>" in output else None  # as the reward reads
     written = {(p.src, p.dst): p.actions for p in parsed.pairs} if parsed is not None and parsed.ok else {}
-    targets = {(p.src, p.dst): p.actions for p in sample.actions}
     text = output or ""
     pairs = []
-    for i, j in all_pairs(sample.num_views):
-        truth = relative_motion(sample.c2w[i], sample.c2w[j], sample.up)
+    for (i, j), truth in motions.items():
         one = RewardTarget(sample.answer, sample.answer_type, {(i, j): truth})
         direction = (i, j) if (i, j) in written else (j, i) if (j, i) in written else None
         predicted = errors = None
@@ -91,14 +113,9 @@ def camera_plan(sample: Sample, output: str | None, cfg: RewardConfig = RewardCo
             motion = compose_actions(written[direction])
             predicted = move(cameras[direction[0]], motion)
             errors = motion_error(motion, truth if direction == (i, j) else invert_motion(truth))
-        target = move(cameras[i], compose_actions(targets[i, j])) if (i, j) in targets else None
-        pairs.append(PairPlan(i, j, direction, predicted, target, action_reward(text, one, cfg),
+        pairs.append(PairPlan(i, j, direction, predicted, targets.get((i, j)), action_reward(text, one, cfg),
                               *(errors if errors is not None else (None, None, None))))
-    reward = None
-    if output is not None:
-        try:
-            reward = action_reward(output, reward_target(sample), cfg)
-        except ValueError:  # a sample no reward can score: its mean over pairs is the same number
-            reward = sum(p.reward for p in pairs) / len(pairs)
+    target = RewardTarget(sample.answer, sample.answer_type, motions)
+    reward = None if output is None else action_reward(output, target, cfg)
     error = None if output is None else "no <action> block" if parsed is None else parsed.error
     return Plan(cameras, tuple(pairs), reward, error)

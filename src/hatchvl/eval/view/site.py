@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,11 +85,11 @@ def write_view(dirs: Sequence[str | Path], out: str | Path | None = None, data: 
     out.mkdir(parents=True, exist_ok=True)
     thumbs = Thumbnails(out)
     entries, svgs, notes = build_entries(folders, items, thumbs)
-    if (out / SVG).is_dir():
-        shutil.rmtree(out / SVG)
-    (out / SVG).mkdir()
+    (out / SVG).mkdir(exist_ok=True)
     for name, text in svgs.items():
-        _write(out / name, text.encode())
+        (out / name).write_text(text, encoding="utf-8")  # small and made again on every write: no temp file
+    for old in {p for p in (out / SVG).iterdir()} - {out / name for name in svgs}:
+        old.unlink()
     thumbs.prune()
     page = {"title": TITLES.get(bench, bench or "unknown benchmark"), "bench": bench,
             "runs": [_run_summary(f, n) for f, n in zip(folders, notes, strict=True)], "problems": items.problems,

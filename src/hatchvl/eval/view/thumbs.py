@@ -50,15 +50,20 @@ class Thumbnails:
     def __init__(self, site: Path):
         self.folder = site / FOLDER
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.done: dict[str, Thumb] = {}
+        self.done: dict[str, Thumb] = {}  # by source key
+        self.by_path: dict[str, Thumb] = {}  # files already seen in this run: no second stat
 
     def make(self, source: Path | bytes) -> Thumb:
+        if not isinstance(source, bytes) and str(source) in self.by_path:
+            return self.by_path[str(source)]
         try:
             key = source_key(source)
         except ValueError as err:
             return Thumb(None, missing=str(err))
         if key not in self.done:
             self.done[key] = self._make(source, key)
+        if not isinstance(source, bytes):
+            self.by_path[str(source)] = self.done[key]
         return self.done[key]
 
     def _make(self, source: Path | bytes, key: str) -> Thumb:
