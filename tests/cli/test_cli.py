@@ -41,6 +41,7 @@ def _bad_inputs(tmp) -> dict[tuple[str, ...], tuple[list[str], str]]:
         ("eval", "rescore"): (["--bench", "mmsi", "--data", none, "--predictions", none, "--out", none],
                              "does not exist"),
         ("eval", "compare"): ([empty], "no results.json"),
+        ("eval", "view"): ([empty], "no scored.jsonl"),
         ("pipeline",): ([none], "not found"),
         ("ablate",): ([none], "not found"),
     }

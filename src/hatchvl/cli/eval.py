@@ -1,4 +1,4 @@
-"""`hatchvl eval ...`: score predictions on the benchmarks, compare result folders.
+"""`hatchvl eval ...`: score predictions on the benchmarks, compare result folders, view the predictions.
 
 The library is imported inside each command so that `--help` stays fast.
 """
@@ -15,7 +15,8 @@ from hatchvl.eval.benchmarks.items import BENCH_NAMES
 
 app = typer.Typer(
     help="Evaluate on SPAR-Bench (MV, SI), MindCube-Tiny, MMSI-Bench and the synthetic test split, scored with "
-    "each benchmark's official rules (docs/evaluation.md); probe the vision tower's cross-view retrieval.",
+    "each benchmark's official rules (docs/evaluation.md); look at the predictions in a browser; probe the vision "
+    "tower's cross-view retrieval.",
     cls=ReportingGroup,
     no_args_is_help=True,
 )
@@ -91,9 +92,11 @@ def bench(
     dtype: str = typer.Option("auto", help="torch dtype of the weights (auto: as stored)."),
     blind: bool = typer.Option(False, help="Blind control: give every item another item's images."),
     seed: int = typer.Option(0, help="Seed of the blind control's image swap."),
+    view: bool = typer.Option(True, "--view/--no-view", help="Write the predictions viewer into OUT/view."),
 ) -> None:
     """Run a model over a benchmark (greedy, batched; shard with torchrun) and score it."""
     from hatchvl.eval.generate import BenchOptions, run_bench
+    from hatchvl.eval.view.site import write_view
 
     _check_bench(bench)
     results = run_bench(BenchOptions(
@@ -106,6 +109,27 @@ def bench(
         rate = f", {generated / seconds:.2f} items/s" if seconds else ""
         typer.echo(f"{bench}: {results['average']:.1f}% over {results['count']} items ({results['missing']} missing); "
                    f"generated {generated} on rank 0 in {seconds:.1f} s{rate} -> {out / 'results.json'}")
+        if view:
+            _echo_site(write_view([out]))
+
+
+def _echo_site(site) -> None:
+    typer.echo(f"viewer: {site.items} items, {site.bytes / 1e6:.1f} MB, written in {site.seconds:.1f} s -> "
+               f"{site.index}")
+
+
+@app.command("view")
+def view(
+    result_dir: Path = typer.Argument(..., help="Result folder of `eval bench` or `eval rescore` (with scored.jsonl)."),
+    other: Path | None = typer.Argument(None, help="A second result folder of the same benchmark, shown side by "
+                                                   "side (its blind control, another model)."),
+    out: Path | None = typer.Option(None, help="Folder of the site (default: RESULT_DIR/view)."),
+    data: Path | None = typer.Option(None, help="The benchmark's files, when the path in results.json is not found."),
+) -> None:
+    """Write a static HTML viewer of the predictions: open OUT/index.html in a browser, no server needed."""
+    from hatchvl.eval.view.site import write_view
+
+    _echo_site(write_view([result_dir] + ([other] if other is not None else []), out, data))
 
 
 @app.command("probe")

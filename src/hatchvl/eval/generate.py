@@ -29,7 +29,7 @@ from hatchvl.eval.benchmarks.sources import open_image
 from hatchvl.eval.blind import blind_items
 from hatchvl.eval.prompts import check_style, item_messages
 from hatchvl.eval.rescore import read_predictions, score_items, summarize
-from hatchvl.eval.results import write_results
+from hatchvl.eval.results import blind_sources, write_results
 from hatchvl.eval.score import check_viewchg_rule
 from hatchvl.io import read_json, write_json
 from hatchvl.models.generation import generate_texts
@@ -154,7 +154,9 @@ def run_bench(opts: BenchOptions) -> dict | None:
     predictions = out / PREDICTIONS
     notes = list(benchmark.notes) + ([f"limited to the first {len(items)} items"] if opts.limit else [])
     kept: list[str] = []
+    sources: list[str] = []
     if opts.blind:
+        sources = blind_sources([i.id for i in items], [len(i.images) for i in items], opts.seed, opts.bench)
         items, kept = blind_items(items, opts.seed, name=opts.bench)
         notes.append(f"blind control: images swapped between items (seed {opts.seed}); {len(kept)} item(s) alone "
                      "with their number of views kept their own (left out of the sees gap)")
@@ -183,6 +185,8 @@ def run_bench(opts: BenchOptions) -> dict | None:
     if rank != 0:
         return None
     rows = score_items(items, read_predictions(predictions).outputs, opts.viewchg_rule)
+    if opts.blind:  # which item's images each item was shown (the viewer draws them)
+        rows = [row | {"images_from": source} for row, source in zip(rows, sources, strict=True)]
     limited = Benchmark(benchmark.name, items, tuple(notes))
     settings = asdict(opts) | {"max_new_tokens": max_new_tokens, "world_size": world}
     results = summarize(limited, rows, run_label(opts), opts.viewchg_rule,

@@ -1,7 +1,8 @@
 """Result files of a scored run and the comparison of several runs.
 
 A result folder holds `results.json` (the numbers), `results.md` (the model beside the HATCH paper's
-reference rows, docs/method.md) and `scored.jsonl` (per item: raw output, extracted answer, score), each
+reference rows, docs/method.md) and `scored.jsonl` (per item: raw output, extracted answer, score; in a
+blind control also `images_from`, the item whose images it was shown), each
 written atomically (temp file + os.replace). `compare(dirs)` puts several folders in one Markdown table.
 """
 
@@ -11,6 +12,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from hatchvl.data.blind import swap_donors
 from hatchvl.eval.benchmarks.items import BENCH_NAMES, MINDCUBE_SETTINGS, MMSI_GROUPS
 from hatchvl.io import atomic_write, read_json
 
@@ -79,6 +81,14 @@ def results_markdown(results: dict) -> str:
     if results.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {note}" for note in results["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def blind_sources(ids: Sequence[str], view_counts: Sequence[int], seed: int, name: str) -> list[str]:
+    """The id of the item whose images each item was shown in the blind control of these items (in the
+    order eval bench runs them): the swap of hatchvl.eval.blind.blind_items, by hatchvl.data.blind.swap_donors.
+    A blind run's scored.jsonl holds it as `images_from`."""
+    donors = swap_donors(list(view_counts), seed, name)
+    return [ids[d] for d in donors]
 
 
 def write_results(out_dir: str | Path, results: dict, scored: Sequence[dict]) -> Path:

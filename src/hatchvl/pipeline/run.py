@@ -1,5 +1,6 @@
 """Running a recipe: data, base model, the training stages in the registry's order, the measurements each
-stage is judged by, the evaluations (each with its blind control), then the report.
+stage is judged by, the evaluations (each with its blind control and its predictions viewer), then the report
+and the run's page (pipeline/view.py).
 
 Every step writes to its own folder under the run directory and is skipped when its output is complete;
 an unfinished training stage resumes from its newest checkpoint. `steps` / `start` select part of it.
@@ -24,6 +25,7 @@ from hatchvl.pipeline.measures import MEASURES, caption_probe
 from hatchvl.pipeline.recipe import Layout, Recipe
 from hatchvl.pipeline.stages import STAGE_NAMES, STAGES, STEPS, Stage, stage
 from hatchvl.pipeline.summaries import CAPTIONS_FILE
+from hatchvl.pipeline.view import write_eval_views, write_run_view
 from hatchvl.train.common import is_finished, stage_marker
 
 TIMINGS = "timings.json"
@@ -158,6 +160,8 @@ class Runner:
                     continue
                 results[name] = found
                 self.log(f"   {self.layout.chain_name(chain)} {name}: {found['average']:.1f}%")
+            if main_rank():
+                write_eval_views(self.layout.eval_dir(chain), spec.bench, self.log)
         run_measurements(payload("captions", self.recipe, chain), lambda: self.measure_captions(chain), self.log)
         return results
 
@@ -201,5 +205,6 @@ def run_pipeline(recipe: Recipe, steps: list[str] | None = None, start: str | No
         if not main_rank():  # under a launcher rank 0 writes the report
             return {}
         report = write_report(recipe, runner.layout, chain)
-    log(f"report: {runner.layout.root / 'report.md'}")
+        page = write_run_view(runner.layout.root)
+    log(f"report: {runner.layout.root / 'report.md'}; pages to look at: {page}")
     return report
