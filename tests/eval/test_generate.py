@@ -3,6 +3,7 @@ resumed, sharding over two torchrun processes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hatchvl.cli.eval import app
+from hatchvl.data.format import read_manifest, write_manifest
 from hatchvl.eval.benchmarks.items import EvalItem
 from hatchvl.eval.benchmarks.readers import read_benchmark
 from hatchvl.eval.generate import drop_unfinished_line, generate_batch
@@ -149,3 +151,22 @@ def test_synthetic_bench_uses_the_training_prompts(tiny, tmp_path):
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["bench"] == "synthetic" and results["count"] == 2 and results["prompt_style"] == "hatch"
     assert set(results["categories"]) == {"camera_motion", "depth_distance"} and "viewchg_rule" not in results
+
+
+def test_an_item_whose_image_cannot_be_decoded_stops_the_run_or_is_left_out(tiny, tmp_path):
+    data = write_synthetic(tmp_path / "ds")
+    samples = read_manifest(data, "test")
+    write_manifest(data, "test", [*samples, dataclasses.replace(samples[0], id="s1-0", images=("images/2.png",))])
+    (data / "images" / "2.png").write_bytes(b"")
+    args = ["bench", "--model", str(tiny), "--bench", "synthetic", "--data", str(data), "--max-new-tokens", "3"]
+    refused = runner.invoke(app, [*args, "--out", str(tmp_path / "refused")])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert f"split 'synthetic': sample 's1-0': {data / 'images' / '2.png'} is empty" in refused.stderr
+    assert "--skip-bad" in refused.stderr and not (tmp_path / "refused").exists()  # refused before writing
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "out"), "--skip-bad"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["count"] == 2 and results["bad_items"] == [
+        {"split": "synthetic", "id": "s1-0", "file": str(data / "images" / "2.png"), "reason": "is empty"}]
+    assert any("left out" in note and "s1-0" in note for note in results["notes"])
+    assert {line["id"] for line in _lines(tmp_path / "out" / "predictions.jsonl")} == {"s0-0", "s0-1"}

@@ -134,3 +134,42 @@ def test_pretraining_needs_a_tiny_model_and_a_dataset_with_captions(tmp_path):
         load_recipe(write(tmp_path, patched(**{"data": {"path": str(data)}, "stages.pretrain": {}})))
     with pytest.raises(ValueError, match=r"eval\.captions needs captions"):
         load_recipe(write(tmp_path, patched(**{"data": {"path": str(data)}, "eval.captions": {"limit": 10}})))
+
+
+def test_skip_bad_of_a_recipe_reaches_every_stage_and_the_evaluations(tmp_path, monkeypatch):
+    from hatchvl.pipeline.run import Runner
+
+    recipe = load_recipe(write(tmp_path, patched(skip_bad=True, **{"stages.qa_sft.skip_bad": False})),
+                         run_dir=str(tmp_path / "run"))
+    runner, chain = Runner(recipe), []
+    for stage in STAGES:
+        if stage.name in recipe.enabled():
+            assert runner.stage_options(stage, chain).skip_bad is (stage.name != "qa_sft"), stage.name
+            chain.append(stage.name)
+    benched = []
+    monkeypatch.setattr("hatchvl.eval.generate.run_bench", lambda opts: benched.append(opts) or {"average": 0.0})
+    runner.evaluate(chain)
+    assert benched and all(opts.skip_bad for opts in benched)
+
+
+def test_the_report_lists_skipped_samples_only_when_there_are_some(tmp_path):
+    from hatchvl.io import write_json
+    from hatchvl.pipeline.recipe import Layout
+    from hatchvl.pipeline.report import collect, skipped_section
+
+    recipe = load_recipe(write(tmp_path, BASE), run_dir=str(tmp_path / "run"))
+    layout, chain = Layout(tmp_path / "run"), ["qa_sft"]
+    bad = {"split": "train", "id": "s3", "file": "scenes/a/view01.png", "reason": "is empty"}
+    write_json(layout.stage_dir(chain) / "stage.json", {"options": {}, "metrics": {"bad_samples": [bad]}})
+    item = {"split": "synthetic", "id": "t7", "file": "image 0 (held in the benchmark file)", "reason": "is empty"}
+    write_json(layout.eval_dir(chain) / "synthetic" / "results.json",
+               {"average": 50.0, "count": 2, "categories": {}, "bad_items": [item]})
+    report = collect(recipe, layout, chain)
+    assert report["stages"]["qa_sft"]["bad_samples"] == [bad] and report["eval"]["synthetic"]["bad_items"] == [item]
+    lines = skipped_section(report)
+    assert lines[1] == "## Skipped samples"
+    assert "| qa_sft | train | s3 | scenes/a/view01.png | is empty |" in lines
+    assert "| eval synthetic | synthetic | t7 | image 0 (held in the benchmark file) | is empty |" in lines
+    for entry in (report["stages"]["qa_sft"], report["eval"]["synthetic"]):
+        entry.pop("bad_samples", None), entry.pop("bad_items", None)
+    assert skipped_section(report) == []

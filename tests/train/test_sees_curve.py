@@ -67,15 +67,15 @@ def test_a_model_that_reads_its_views_gets_the_full_gap(tiny_data, monkeypatch):
             out.append(answers.get((question, paths), "Z"))
         return out
 
-    real_open = sampling.open_rgb
+    real_open = sampling.open_sample_image
 
-    def open_keeping_name(path):
-        image = real_open(path)
-        image.filename = str(path)
+    def open_keeping_name(root, split, sample_id, path):
+        image = real_open(root, split, sample_id, path)
+        image.filename = str(Path(root) / path)
         return image
 
     monkeypatch.setattr(sampling, "generate_texts", answer_if_own)
-    monkeypatch.setattr(sampling, "open_rgb", open_keeping_name)
+    monkeypatch.setattr(sampling, "open_sample_image", open_keeping_name)
     spec = SeesCurveSpec(data=tiny_data, split="train", limit=len(samples), every=1, style="answer",
                          max_new_tokens=4)
     point = measure_sees(None, None, spec)

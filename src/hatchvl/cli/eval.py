@@ -93,6 +93,8 @@ def bench(
     blind: bool = typer.Option(False, help="Blind control: give every item another item's images."),
     seed: int = typer.Option(0, help="Seed of the blind control's image swap."),
     view: bool = typer.Option(True, "--view/--no-view", help="Write the predictions viewer into OUT/view."),
+    skip_bad: bool = typer.Option(False, help="Leave out (and list in results.json) items whose images cannot "
+                                              "be decoded, instead of stopping."),
 ) -> None:
     """Run a model over a benchmark (greedy, batched; shard with torchrun) and score it."""
     from hatchvl.eval.generate import BenchOptions, run_bench
@@ -102,7 +104,7 @@ def bench(
     results = run_bench(BenchOptions(
         model=model, bench=bench, data=str(data), out=str(out), limit=limit, prompt_style=prompt_style.value,
         batch_size=batch_size, max_new_tokens=max_new_tokens, viewchg_rule=viewchg_rule.value, label=label,
-        dtype=dtype, blind=blind, seed=seed,
+        dtype=dtype, blind=blind, seed=seed, skip_bad=skip_bad,
     ))
     if results is not None:
         seconds, generated = results["generation_seconds_rank0"], results["generated_rank0"]
@@ -141,12 +143,14 @@ def probe(
     limit: int | None = typer.Option(None, "--limit", help="Probe at most this many view pairs."),
     before_merger: bool = typer.Option(False, "--before-merger", help="Features before the 2x2 merger."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON to this file."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip (and count) samples whose files cannot be decoded."),
 ) -> None:
     """Cross-view cell retrieval probe: top-1 accuracy against chance, "same position" and "colour only"."""
     from hatchvl.io import write_json
     from hatchvl.objectives.probe import format_table, probe_checkpoint
 
-    result = probe_checkpoint(model, data, split=split, grid=grid, limit=limit, before_merger=before_merger)
+    result = probe_checkpoint(model, data, split=split, grid=grid, limit=limit, before_merger=before_merger,
+                              skip_bad=skip_bad)
     typer.echo(format_table(result))
     if json_out is not None:
         write_json(json_out, result.as_dict())

@@ -18,8 +18,8 @@ app = typer.Typer(help="Train one stage: pasta (vision tower), sft (QA fine-tuni
 
 # the options each command sets with a flag (refused as KEY=VALUE, left out of the KEY=VALUE help)
 PASTA_FLAGS = ("model", "data", "out", "grid", "max_steps", "seed", "skip_bad")
-SFT_FLAGS = ("model", "data", "out", "target", "fraction", "lora", "max_steps", "seed")
-GRPO_FLAGS = ("model", "data", "out", "fraction", "lora", "max_steps", "seed")
+SFT_FLAGS = ("model", "data", "out", "target", "fraction", "lora", "max_steps", "seed", "skip_bad")
+GRPO_FLAGS = ("model", "data", "out", "fraction", "lora", "max_steps", "seed", "skip_bad")
 
 
 # flags several commands share (typer reads these defaults; they are not mutated)
@@ -27,6 +27,8 @@ MAX_STEPS = typer.Option(-1, "--max-steps", help="Stop after this many steps (-1
 SEED = typer.Option(0, "--seed")
 LORA = typer.Option(False, "--lora", help="Train LoRA adapters (peft) instead of all weights.")
 OUT = typer.Option(..., "--out", help="Stage folder: checkpoints, TensorBoard runs, model/.")
+SKIP_BAD = typer.Option(False, "--skip-bad", help="Skip samples whose image or depth files cannot be decoded (PaStA: "
+                                                  "or that lack depth or poses); each is listed in stage.json.")
 
 
 def _help(summary: str, cls: type, flags: tuple[str, ...]) -> str:
@@ -44,7 +46,8 @@ def _report(metrics: dict, out: Path) -> None:
     if _skipped(metrics, out):
         return
     loss = metrics.get("train_loss")
-    typer.echo(f"trained on {metrics['samples']} samples; final model in {out / 'model'}"
+    skipped = f" ({metrics['skipped_samples']} bad samples skipped)" if metrics.get("skipped_samples") else ""
+    typer.echo(f"trained on {metrics['samples']} samples{skipped}; final model in {out / 'model'}"
                + (f"; mean loss {loss:.4f}" if isinstance(loss, float) else ""))
 
 
@@ -58,7 +61,7 @@ def pasta(
     grid: int = typer.Option(4, "--grid", help="PaStA cells per side."),
     max_steps: int = MAX_STEPS,
     seed: int = SEED,
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip (and count) samples without depth or poses."),
+    skip_bad: bool = SKIP_BAD,
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Other PaStA options."),
 ) -> None:
     fixed = {"model": model, "data": str(data), "out": str(out), "grid": grid, "max_steps": max_steps,
@@ -85,10 +88,11 @@ def sft(
     lora: bool = LORA,
     max_steps: int = MAX_STEPS,
     seed: int = SEED,
+    skip_bad: bool = SKIP_BAD,
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Other SFT options."),
 ) -> None:
     fixed = {"model": model, "data": str(data), "out": str(out), "target": target, "fraction": fraction,
-             "lora": lora, "max_steps": max_steps, "seed": seed}
+             "lora": lora, "max_steps": max_steps, "seed": seed, "skip_bad": skip_bad}
     opts = options_from_command_line(SFTOptions, fixed, overrides or [], SFT_FLAGS, where="hatchvl train")
     from hatchvl.train.sft import run_sft
 
@@ -105,10 +109,11 @@ def grpo(
     lora: bool = LORA,
     max_steps: int = MAX_STEPS,
     seed: int = SEED,
+    skip_bad: bool = SKIP_BAD,
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Other GRPO options."),
 ) -> None:
     fixed = {"model": model, "data": str(data), "out": str(out), "fraction": fraction, "lora": lora,
-             "max_steps": max_steps, "seed": seed}
+             "max_steps": max_steps, "seed": seed, "skip_bad": skip_bad}
     opts = options_from_command_line(GRPOOptions, fixed, overrides or [], GRPO_FLAGS, where="hatchvl train")
     from hatchvl.train.grpo import run_grpo
 

@@ -28,6 +28,7 @@ from hatchvl.geometry.motion import Action
 from hatchvl.io import atomic_write, open_rgb
 
 SPLITS = ("train", "val", "test")
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError)  # what PIL and numpy raise for a damaged file
 LETTERS = "ABCDEFGHIJ"
 _VIEW_CHANGE = re.compile(rf"^(?:{'|'.join(VIEW_CHANGE_KEYS)}):\d+(?:\.\d+)?$")
 
@@ -325,13 +326,20 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def load_image(root: str | Path, path: str) -> np.ndarray:
-    """RGB image (H, W, 3) uint8 of a manifest path."""
-    return np.asarray(open_rgb(resolve(root, path)))
+    """RGB image (H, W, 3) uint8 of a manifest path; ValueError naming it when it cannot be decoded."""
+    try:
+        return np.asarray(open_rgb(resolve(root, path)))
+    except DECODE_ERRORS as err:
+        raise ValueError(f"{resolve(root, path)} cannot be decoded ({err})") from None
 
 
 def load_depth(root: str | Path, path: str) -> np.ndarray:
-    """Depth map (H, W) float32 metres of a manifest path (.npy, read without pickle)."""
-    depth = np.load(resolve(root, path), allow_pickle=False)
+    """Depth map (H, W) float32 metres of a manifest path (.npy, read without pickle); ValueError naming it
+    when it cannot be read."""
+    try:
+        depth = np.load(resolve(root, path), allow_pickle=False)
+    except DECODE_ERRORS as err:
+        raise ValueError(f"{resolve(root, path)} cannot be read as a depth map ({err})") from None
     if depth.ndim != 2 or depth.dtype != np.float32:
         raise ValueError(f"{path}: expected an (H, W) float32 depth map, got {depth.shape} {depth.dtype}")
     return depth

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from hatchvl.data.badfiles import DECODE_ERRORS, depth_header, image_problem
 from hatchvl.data.chunks import INFO_FILE, REPORT_FILE
 from hatchvl.data.format import SPLITS, Sample, load_depth, manifest_path, resolve, sample_from_json
 from hatchvl.data.importers.frames import intrinsics_misfit
@@ -163,23 +164,37 @@ def read_record(data, where: str, problems: dict[str, Problems]) -> Sample | Non
         return None
 
 
+def _image_size(root: Path, image: str) -> tuple[int, int] | str:
+    """(height, width) of an image file, or why it cannot be decoded (data/badfiles.py's check)."""
+    problem = image_problem(resolve(root, image))
+    if problem is None:
+        try:
+            with Image.open(resolve(root, image)) as im:
+                return im.height, im.width
+        except DECODE_ERRORS as err:
+            problem = str(err)
+    return f"image {image} {problem}"
+
+
+def _depth_header(root: Path, path: str) -> tuple[tuple, np.dtype] | str:
+    """(shape, dtype) of a depth map, read from its header, or why it cannot be read."""
+    try:
+        return depth_header(resolve(root, path))
+    except OSError as err:
+        return f"depth {path} cannot be read ({err.strerror or err})"
+    except ValueError as err:
+        return f"depth {path} {err}"
+
+
 def check_views(root: Path, sample: Sample, problems: dict[str, Problems], sizes: dict) -> None:
     """Check each view's files, and its K and depth map against its image; what fails is added to problems.
     sizes caches image sizes and depth-map headers by path (views are shared between samples)."""
     for k, image in enumerate(sample.images):
         where = f"{sample.id} view {k}"
         if image not in sizes:
-            try:
-                with Image.open(resolve(root, image)) as im:
-                    sizes[image] = (im.height, im.width)
-            except (OSError, ValueError, SyntaxError) as err:
-                sizes[image] = f"image {image}: {err}"
+            sizes[image] = _image_size(root, image)
         if sample.depths is not None and sample.depths[k] not in sizes:
-            try:
-                depth = np.load(resolve(root, sample.depths[k]), mmap_mode="r", allow_pickle=False)
-                sizes[sample.depths[k]] = (depth.shape, depth.dtype)
-            except (OSError, ValueError) as err:
-                sizes[sample.depths[k]] = f"depth {sample.depths[k]}: {err}"
+            sizes[sample.depths[k]] = _depth_header(root, sample.depths[k])
         unreadable = [sizes[p] for p in (image, *(sample.depths[k:k + 1] if sample.depths else ()))
                       if isinstance(sizes[p], str)]
         if unreadable:

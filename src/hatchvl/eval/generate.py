@@ -6,6 +6,10 @@ exist, with one write per batch, so an interrupted run resumes where it stopped:
 file are skipped, an unfinished last line is dropped, and no item is generated or scored twice.
 `OUT/run.json` records the settings; resuming with different ones is refused.
 
+Every item's images are checked before any generation (data/badfiles.py: an empty file, a PNG or JPEG cut
+short, not an image): a bad one stops the run with its benchmark, item and file named, or with skip_bad is
+left out of the run and its score, and listed in results.json (`bad_items`) and its notes.
+
 Under torchrun each rank takes items k with k % WORLD_SIZE == RANK and appends to the same file
 (O_APPEND, one write per batch: lines never interleave on a local filesystem); after a barrier (gloo)
 rank 0 scores everything and writes the result folder (results.py).
@@ -23,6 +27,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from hatchvl.data.badfiles import DECODE_ERRORS, BadSample, bad_sample_error, decode_error, image_problem
 from hatchvl.eval.benchmarks.items import Benchmark, EvalItem, check_bench
 from hatchvl.eval.benchmarks.readers import read_benchmark
 from hatchvl.eval.benchmarks.sources import open_image
@@ -57,6 +62,7 @@ class BenchOptions:
     dtype: str = "auto"
     blind: bool = False  # the blind control: every item gets another item's images (eval/blind.py)
     seed: int = 0  # of the blind control's swap
+    skip_bad: bool = False  # leave out (and list) items whose images cannot be decoded, instead of stopping
 
     def __post_init__(self) -> None:
         check_bench(self.bench)
@@ -73,7 +79,24 @@ def run_label(opts: BenchOptions) -> str:
     return f"{label} (blind)" if opts.blind and not label.endswith(" (blind)") else label
 
 
-def generate_batch(model, processor, items: Sequence[EvalItem], style: str, max_new_tokens: int) -> list[str]:
+def _source_name(source, k: int) -> str:
+    return str(source) if isinstance(source, Path) else f"image {k} (held in the benchmark file)"
+
+
+def bad_items(items: Sequence[EvalItem], bench: str) -> list[BadSample]:
+    """Items with an image that fails the check of data/badfiles.py, named by their first bad image."""
+    bad = []
+    for item in items:
+        for k, source in enumerate(item.images):
+            reason = image_problem(source)
+            if reason is not None:
+                bad.append(BadSample(bench, item.id, _source_name(source, k), reason))
+                break
+    return bad
+
+
+def generate_batch(model, processor, items: Sequence[EvalItem], style: str, max_new_tokens: int,
+                   bench: str = "benchmark") -> list[str]:
     """Greedy outputs (special tokens removed) of one left-padded batch."""
     images = []
     for item in items:
@@ -81,8 +104,8 @@ def generate_batch(model, processor, items: Sequence[EvalItem], style: str, max_
         for k, source in enumerate(item.images):
             try:
                 views.append(open_image(source))
-            except OSError as err:
-                raise ValueError(f"item {item.id!r}: image {k} cannot be decoded ({err})") from None
+            except DECODE_ERRORS as err:
+                raise decode_error(bench, item.id, _source_name(source, k), err) from None
         images.append(views)
     return generate_texts(model, processor, [item_messages(item, style) for item in items], images, max_new_tokens)
 
@@ -153,6 +176,14 @@ def run_bench(opts: BenchOptions) -> dict | None:
     items = benchmark.items[: opts.limit]
     predictions = out / PREDICTIONS
     notes = list(benchmark.notes) + ([f"limited to the first {len(items)} items"] if opts.limit else [])
+    bad = bad_items(items, opts.bench)
+    if bad and not opts.skip_bad:
+        raise bad_sample_error(opts.data, bad)
+    if bad:
+        left_out = {b.id for b in bad}
+        items = [item for item in items if item.id not in left_out]
+        notes.append(f"{len(bad)} item(s) left out, their images cannot be decoded (skip_bad): "
+                     + ", ".join(b.id for b in bad[:5]) + (", ..." if len(bad) > 5 else ""))
     kept: list[str] = []
     sources: list[str] = []
     if opts.blind:
@@ -178,7 +209,7 @@ def run_bench(opts: BenchOptions) -> dict | None:
         start = time.perf_counter()
         batches = [todo[k: k + opts.batch_size] for k in range(0, len(todo), opts.batch_size)]
         for batch in tqdm(batches, desc=f"{opts.bench} (rank {rank})", disable=rank != 0):
-            outputs = generate_batch(model, processor, batch, style, max_new_tokens)
+            outputs = generate_batch(model, processor, batch, style, max_new_tokens, opts.bench)
             append_predictions(predictions, [{"id": i.id, "output": o} for i, o in zip(batch, outputs, strict=True)])
         seconds = time.perf_counter() - start
     _barrier(world)
@@ -192,6 +223,7 @@ def run_bench(opts: BenchOptions) -> dict | None:
     results = summarize(limited, rows, run_label(opts), opts.viewchg_rule,
                         model=str(opts.model), prompt_style=style, data=str(opts.data), settings=settings,
                         generated_rank0=len(todo), generation_seconds_rank0=seconds,
-                        **({"blind_kept": kept} if opts.blind else {}))
+                        **({"blind_kept": kept} if opts.blind else {}),
+                        **({"bad_items": [b.as_dict() for b in bad]} if bad else {}))
     write_results(out, results, rows)
     return results

@@ -92,12 +92,13 @@ def blind_sources(ids: Sequence[str], view_counts: Sequence[int], seed: int, nam
 
 
 def write_results(out_dir: str | Path, results: dict, scored: Sequence[dict]) -> Path:
-    """Write scored.jsonl, results.json and results.md into out_dir (created); returns results.json."""
+    """Write scored.jsonl, results.md and results.json into out_dir (created); returns results.json. Each is
+    written atomically and results.json last: where it exists (what a resumed pipeline looks for), all are."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "scored.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored).encode())
-    atomic_write(out_dir / "results.json", (json.dumps(results, indent=2, ensure_ascii=False) + "\n").encode())
     atomic_write(out_dir / "results.md", results_markdown(results).encode())
+    atomic_write(out_dir / "results.json", (json.dumps(results, indent=2, ensure_ascii=False) + "\n").encode())
     return out_dir / "results.json"
 
 

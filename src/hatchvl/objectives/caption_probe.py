@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hatchvl.data.badfiles import DECODE_ERRORS, BadSampleError, drop_bad_samples
 from hatchvl.data.blind import swap_donors
 from hatchvl.data.format import read_manifest, resolve
 from hatchvl.io import open_rgb
@@ -63,10 +64,13 @@ def caption_scores(generated: str, truth: str) -> dict[str, float]:
             "first_visible": first}
 
 
-def held_out_views(data: str | Path, split: str, limit: int) -> list[tuple[str, str]]:
-    """(image path, caption) of the first `limit` distinct captioned views of a split."""
+def held_out_views(data: str | Path, split: str, limit: int, skip_bad: bool = False) -> list[tuple[str, str]]:
+    """(image path, caption) of the first `limit` distinct captioned views of a split. A sample whose images
+    cannot be decoded (data/badfiles.py) raises BadSampleError naming it, or with skip_bad is passed over."""
     views: dict[str, str] = {}
     for sample in read_manifest(data, split):
+        if not drop_bad_samples(data, split, [sample], skip_bad)[0]:
+            continue
         for path, text in zip(sample.images, sample.captions, strict=False):
             views.setdefault(path, text)
         if len(views) >= limit:
@@ -74,6 +78,14 @@ def held_out_views(data: str | Path, split: str, limit: int) -> list[tuple[str, 
     if not views:
         raise ValueError(f"split {split!r} of {data} has no captioned views (a dataset without captions)")
     return list(views.items())[:limit]
+
+
+def _decode(data: str | Path, path: str):
+    try:
+        return open_rgb(resolve(data, path))
+    except DECODE_ERRORS as err:
+        raise BadSampleError(f"caption probe of {data}: {path} cannot be decoded ({err}); fix or remove the file") \
+            from None
 
 
 def caption_nll(model, processor, image, caption: str) -> float:
@@ -107,7 +119,7 @@ def run_caption_probe(model, processor, data: str | Path, views: Sequence[tuple[
                       batch_size: int = 16, max_new_tokens: int = 64) -> CaptionProbe:
     """The probe of the module docstring on `views` (held_out_views)."""
     donors = swap_donors([1] * len(views), seed, name="caption probe")
-    images = [open_rgb(resolve(data, path)) for path, _ in views]
+    images = [_decode(data, path) for path, _ in views]
     model.eval()
     per: dict[str, dict[str, list[float]]] = {}
     texts: dict[str, list[str]] = {}

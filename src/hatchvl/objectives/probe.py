@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, ProcessorMixin
 
+from hatchvl.data.badfiles import DECODE_ERRORS, bad_sample_error, decode_error
 from hatchvl.data.format import resolve
 from hatchvl.data.supervision import load_supervision
 from hatchvl.geometry.camera import cell_of_pixels
@@ -147,16 +148,22 @@ def build_probe_set(
     tol_abs: float = 0.02,
     tol_rel: float = 0.05,
     cache_dir: str | Path | None = None,
+    skip_bad: bool = False,
 ) -> ProbeSet:
     """The distinct view pairs of a split's samples (at most `limit`, in manifest order) with their S and
-    cell colours. Samples without geometry are skipped and counted."""
+    cell colours. Samples without geometry are skipped and counted; so are samples whose files cannot be
+    decoded (data/badfiles.py) with skip_bad, else they raise BadSampleError naming the split, sample and file."""
     samples, sup = load_supervision(data, split, grid, tol_abs, tol_rel, cache_dir)
+    if sup.bad_files and not skip_bad:
+        raise bad_sample_error(f"probe: {data}", sup.bad_files)
     images: dict[str, int] = {}
+    owners: dict[str, str] = {}  # image path -> the first sample that shows it
     seen, pair_x, pair_y, S = set(), [], [], []
     for sample in samples:
         if sample.id not in sup.overlaps:
             continue
         paths = [str(resolve(data, p)) for p in sample.images]
+        owners |= {p: sample.id for p in paths if p not in owners}
         for k, (i, j) in enumerate(all_pairs(len(paths))):
             if (paths[i], paths[j]) in seen or (limit is not None and len(S) >= limit):
                 continue
@@ -166,9 +173,16 @@ def build_probe_set(
             S.append(sup.overlaps[sample.id][k])
     if not S:
         raise ValueError(f"split {split!r} of {data} has no view pairs with geometry to probe")
-    colours = np.stack([cell_colours(np.asarray(open_rgb(p)), grid) for p in images])
+    colours = np.stack([cell_colours(np.asarray(_decode(p, split, owners[p])), grid) for p in images])
     return ProbeSet(grid, list(images), colours, np.array(pair_x), np.array(pair_y), np.stack(S),
-                    skipped_samples=len(sup.bad))
+                    skipped_samples=len(sup.all_bad()))
+
+
+def _decode(path: str, split: str, sample_id: str):
+    try:
+        return open_rgb(path)
+    except DECODE_ERRORS as err:
+        raise decode_error(split, sample_id, path, err) from None
 
 
 @torch.no_grad()
@@ -221,11 +235,12 @@ def probe_checkpoint(
     limit: int | None = None,
     before_merger: bool = False,
     dtype: str = "float32",
+    skip_bad: bool = False,
 ) -> ProbeResult:
     """Load a checkpoint (`load_model_and_processor`) and probe it on a split."""
     from hatchvl.models.loading import load_model_and_processor
 
-    probe_set = build_probe_set(data, split, grid, limit)
+    probe_set = build_probe_set(data, split, grid, limit, skip_bad=skip_bad)
     loaded, processor = load_model_and_processor(model, dtype=dtype)
     return run_probe(loaded, processor, probe_set, before_merger)
 
@@ -239,5 +254,5 @@ def format_table(result: ProbeResult) -> str:
         lines.append(f"{label:<15} {getattr(result, key):>7.3f} {d['x_to_y'][key]:>7.3f} {d['y_to_x'][key]:>7.3f}")
     lines.append(f"{'chance':<15} {result.chance:>7.3f}")
     lines.append(f"{result.pairs} pairs, {result.cells} query cells, grid {result.grid}x{result.grid}"
-                 + (f", {result.skipped_samples} samples without geometry skipped" if result.skipped_samples else ""))
+                 + (f", {result.skipped_samples} bad samples skipped" if result.skipped_samples else ""))
     return "\n".join(lines)

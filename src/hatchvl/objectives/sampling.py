@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
+from hatchvl.data.badfiles import drop_bad_samples, open_sample_image
 from hatchvl.data.blind import swap_donors
-from hatchvl.data.format import read_manifest, resolve
-from hatchvl.io import open_rgb
+from hatchvl.data.format import read_manifest
 from hatchvl.models.generation import generate_texts
 from hatchvl.objectives.answers import answer_score
 from hatchvl.objectives.prompts import prompt_messages
@@ -37,6 +37,7 @@ class SampledRewards:
     blind: bool = False  # the views were swapped between samples
     ids: list[str] = field(default_factory=list)  # the samples, in order
     rewards: dict[str, list[float]] = field(default_factory=dict)  # part -> the reward of each sample
+    bad_samples: list[dict] = field(default_factory=list)  # skipped (skip_bad): files that cannot be decoded
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -44,24 +45,27 @@ class SampledRewards:
 
 def sample_rewards(model, processor, data: str | Path, split: str = "val", limit: int = 64,
                    temperature: float = 1.0, max_new_tokens: int = 256, batch_size: int = 8,
-                   seed: int = 0, blind: bool = False, style: str = "action_answer") -> SampledRewards:
+                   seed: int = 0, blind: bool = False, style: str = "action_answer",
+                   skip_bad: bool = False) -> SampledRewards:
     """Sample one completion per sample of the first `limit` samples of a split and score them; with
     `blind`, each sample is shown another sample's views (same number of views, seeded). `style` is the
-    prompt's target style: action_answer, or answer (module docstring)."""
+    prompt's target style: action_answer, or answer (module docstring). A sample whose images cannot be
+    decoded (data/badfiles.py) raises BadSampleError naming it, or with skip_bad is left out and listed."""
     if style not in ("action_answer", "answer"):
         raise ValueError(f"style must be action_answer or answer, got {style!r}")
-    samples = read_manifest(data, split)[:limit]
+    samples, bad = drop_bad_samples(data, split, read_manifest(data, split)[:limit], skip_bad)
     if not samples:
         raise ValueError(f"split {split!r} of {data} holds no samples to sample from")
-    views = [s.images for s in samples]
+    views = [(s.id, s.images) for s in samples]  # (the sample whose files they are, the files)
     if blind:
-        donors = swap_donors([len(v) for v in views], seed, name=f"split {split!r} of {data}")
+        donors = swap_donors([len(v) for _, v in views], seed, name=f"split {split!r} of {data}")
         views = [views[d] for d in donors]
     torch.manual_seed(seed)
     outputs: list[str] = []
     for start in range(0, len(samples), batch_size):
         batch = samples[start: start + batch_size]
-        images = [[open_rgb(resolve(data, p)) for p in paths] for paths in views[start: start + batch_size]]
+        images = [[open_sample_image(data, split, owner, p) for p in paths]
+                  for owner, paths in views[start: start + batch_size]]
         conversations = [prompt_messages(s, style) for s in batch]
         outputs += generate_texts(model, processor, conversations, images, max_new_tokens, temperature)
     targets = [reward_target(s) for s in samples]
@@ -84,4 +88,5 @@ def sample_rewards(model, processor, data: str | Path, split: str = "val", limit
         blind=blind,
         ids=[s.id for s in samples],
         rewards=rewards,
+        bad_samples=[b.as_dict() for b in bad],
     )

@@ -27,7 +27,7 @@ def measure_probe(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], Non
 
     # one probe set (held-out pairs, their S at the stage's tolerances, cell colours) for both models
     probe_set = build_probe_set(data_dir, spec.split, opts.grid, spec.limit, opts.tol_abs, opts.tol_rel,
-                                cache_dir=opts.out)
+                                cache_dir=opts.out, skip_bad=opts.skip_bad)
     before, after = (
         run_probe(*load_for_inference(model, opts.dtype), probe_set, opts.before_merger).as_dict()
         for model in (opts.model, final_model_dir(opts.out))
@@ -56,7 +56,7 @@ def measure_sampling(recipe: Recipe, data_dir: Path, opts, log: Callable[[str], 
             model, processor = load_for_inference(final_model_dir(opts.out), opts.dtype)
         result = sample_rewards(model, processor, data_dir, split=spec.split, limit=spec.limit,
                                 temperature=spec.temperature, max_new_tokens=spec.max_new_tokens, seed=recipe.seed,
-                                blind=blind)
+                                blind=blind, skip_bad=opts.skip_bad)
         write_json(path, result.as_dict())
         log(f"   sampled{' blind' if blind else ''}: format compliance {result.format_rate:.1%} at temperature "
             f"{result.temperature}, action reward {result.action_reward:.3f}, answer reward {result.answer_reward:.3f}")
@@ -73,8 +73,8 @@ def caption_probe(recipe: Recipe, data_dir: Path, model_dir: Path, path: Path, l
     from hatchvl.objectives.caption_probe import held_out_views, run_caption_probe
 
     model, processor = load_for_inference(model_dir, dtype)
-    probe = run_caption_probe(model, processor, data_dir, held_out_views(data_dir, spec.split, spec.limit),
-                              seed=recipe.seed, max_new_tokens=spec.max_new_tokens)
+    views = held_out_views(data_dir, spec.split, spec.limit, recipe.skip_bad)
+    probe = run_caption_probe(model, processor, data_dir, views, seed=recipe.seed, max_new_tokens=spec.max_new_tokens)
     write_json(path, probe.as_dict())
     log(f"   caption probe: visible objects named {probe.own['precision']:.1%} with the view vs "
         f"{probe.swapped['precision']:.1%} with another, sees {format_interval(probe.sees, probe.sees_ci, probe.note)} "

@@ -8,6 +8,8 @@ Any key can be overridden on the command line with its dotted path (`stages.grpo
     name: tiny-cpu
     seed: 0
     run_dir: runs/tiny-cpu
+    skip_bad: false                                  # true: every stage, measurement and evaluation skips
+                                                     # (and lists) samples whose files cannot be decoded
     data: {synth: {scenes: 200, size: 112, ...}}     # DataSpec: {path: /data/spar-10k} or a generator
     model: {init_tiny: {family: qwen2_5_vl, ...}}    # ModelSpec: {path: ...}, {hub_id: ...} or init_tiny
     stages:                                          # the registry's stages (stages.py), in its order;
@@ -136,6 +138,7 @@ class Recipe:
     stages: dict  # stage -> options dict (without model/data/out); absent or None: left out
     seed: int = 0
     run_dir: str | None = None
+    skip_bad: bool = False  # every stage's default for skip_bad (a stage may set its own), and the evaluations'
     eval: EvalSpec = field(default_factory=EvalSpec)
     source: str = field(default="", init=False)  # the file it came from
 
@@ -200,7 +203,12 @@ def load_recipe(path: str | Path, run_dir: str | None = None, overrides: dict | 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"recipe {path} not found")
-    values = yaml.safe_load(path.read_text()) or {}
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"recipe {path} is not valid YAML{at}: {getattr(err, 'problem', None) or err}") from None
     if not isinstance(values, dict):
         raise ConfigError(f"recipe {path} must be a mapping of keys, got {type(values).__name__}")
     values = copy.deepcopy(values)

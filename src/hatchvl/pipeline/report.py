@@ -4,11 +4,13 @@ report.json keys: `settings` (the recipe in full), `wall_s` (per step), `stages.
 folder, wall_s, final_loss; then what its registry row's summary adds: pipeline/summaries.py lists the
 keys; `sees_curve` where the stage logged one, train/sees_curve.py), `eval.<bench>.average` and
 `eval.<bench>.blind_average` (percent), `eval.<bench>.categories` and `eval.<bench>.blind_categories`,
-`eval.<bench>.count`.
+`eval.<bench>.count`; where samples were skipped (skip_bad), `stages.<stage>.bad_samples` and
+`eval.<bench>.bad_items`: each {split, id, file, reason}.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -67,6 +69,8 @@ def collect(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:
         curve = sees_curve(metrics.get("log_history", []))
         if curve:
             entry["sees_curve"] = curve
+        if metrics.get("bad_samples"):
+            entry["bad_samples"] = metrics["bad_samples"]
         summary = stage(name).summary
         if summary is not None:
             entry |= summary(folder, layout.stage_dir(chain[:k]) if k else None, metrics)
@@ -97,6 +101,8 @@ def eval_results(layout: Layout, chain: list[str], seed: int = 0) -> dict:
         results.setdefault(bench, {})[key] = result["average"]
         results[bench].setdefault("count", result["count"])
         results[bench]["blind_categories" if key == "blind_average" else "categories"] = result["categories"]
+        if result.get("bad_items"):
+            results[bench]["bad_items"] = result["bad_items"]
         if key == "blind_average":
             kept[bench] = result.get("blind_kept", [])
     for bench, entry in results.items():
@@ -107,6 +113,13 @@ def eval_results(layout: Layout, chain: list[str], seed: int = 0) -> dict:
         entry["category_sees"] = gaps.pop("categories")
         entry |= gaps
     return results
+
+
+def _save(fig, path: Path) -> None:
+    """A figure as a PNG, written atomically."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    atomic_write(path, buffer.getvalue())
 
 
 def plot(report: dict, layout: Layout, chain: list[str]) -> list[str]:
@@ -141,7 +154,7 @@ def plot(report: dict, layout: Layout, chain: list[str]) -> list[str]:
         ax.set_title(name)
         ax.set_xlabel("step")
     fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=90)
+    _save(fig, out / "curves.png")
     made.append("plots/curves.png")
     curved = {name: e["sees_curve"] for name, e in report["stages"].items() if "sees_curve" in e}
     if curved:
@@ -159,7 +172,7 @@ def plot(report: dict, layout: Layout, chain: list[str]) -> list[str]:
             ax.set_xlabel("step")
             ax.set_ylabel("sees, points (95% CI)")
         fig.tight_layout()
-        fig.savefig(out / "sees.png", dpi=90)
+        _save(fig, out / "sees.png")
         made.append("plots/sees.png")
     probed = [e for e in report["stages"].values() if "probe_after" in e]
     if probed:
@@ -173,7 +186,7 @@ def plot(report: dict, layout: Layout, chain: list[str]) -> list[str]:
         ax.set_ylabel("cell retrieval top-1")
         ax.tick_params(axis="x", labelsize=7)
         fig.tight_layout()
-        fig.savefig(out / "probe.png", dpi=90)
+        _save(fig, out / "probe.png")
         made.append("plots/probe.png")
     for bench, result in report["eval"].items():
         cats = result.get("categories", {})
@@ -190,7 +203,7 @@ def plot(report: dict, layout: Layout, chain: list[str]) -> list[str]:
         ax.set_ylabel("accuracy %")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(out / f"eval-{bench}.png", dpi=90)
+        _save(fig, out / f"eval-{bench}.png")
         made.append(f"plots/eval-{bench}.png")
     return made
 
@@ -240,8 +253,29 @@ def markdown(report: dict, plots: list[str]) -> str:
                              f"{format_interval(p['sees'], ci, p['note'])} |")
     if "captions" in report:
         lines += ["", "## The final model's captions", "", caption_line(report["captions"]) + "."]
+    lines += skipped_section(report)
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+SKIPPED_ROWS = 10  # bad samples listed per stage or benchmark in report.md (report.json has them all)
+
+
+def skipped_section(report: dict) -> list[str]:
+    """report.md's lines on the samples left out with skip_bad, or none when nothing was."""
+    places = [(name, e["bad_samples"]) for name, e in report["stages"].items() if e.get("bad_samples")]
+    places += [(f"eval {bench}", e["bad_items"]) for bench, e in report["eval"].items() if e.get("bad_items")]
+    if not places:
+        return []
+    lines = ["", "## Skipped samples", "", "Left out with skip_bad: a file that cannot be decoded (PaStA stages: or "
+             "no usable geometry). `report.json` lists them all.", "", "| where | split | sample | file | reason |",
+             "|---|---|---|---|---|"]
+    for where, bad in places:
+        lines += [f"| {where} | {b['split']} | {b['id']} | {b['file'] or '–'} | {b['reason']} |"
+                  for b in bad[:SKIPPED_ROWS]]
+        if len(bad) > SKIPPED_ROWS:
+            lines.append(f"| {where} | | … {len(bad) - SKIPPED_ROWS} more | | |")
+    return lines
 
 
 def write_report(recipe: Recipe, layout: Layout, chain: list[str]) -> dict:

@@ -104,7 +104,8 @@ class Runner:
     # --- training stages --------------------------------------------------------------------------
     def stage_options(self, stage: Stage, chain: list[str]):
         """The options of `stage` trained on top of `chain` (the stages before it)."""
-        values = {"seed": self.recipe.seed, **self.recipe.stages[stage.name], **stage.fixed,
+        values = {"seed": self.recipe.seed, "skip_bad": self.recipe.skip_bad, **self.recipe.stages[stage.name],
+                  **stage.fixed,
                   "model": str(self.layout.model_of(chain)) if chain else self.base_model(),
                   "data": str(self.data_dir), "out": str(self.layout.stage_dir([*chain, stage.name]))}
         return build(stage.options, values, where=f"stages.{stage.name}")
@@ -155,7 +156,7 @@ class Runner:
                         blind=blind, seed=self.recipe.seed, label=self.layout.chain_name(chain),
                         dtype=inference_placement(self.trained_dtype(chain))[1],
                         limit=spec.limit, prompt_style=spec.prompt_style or ("hatch" if acts else "official"),
-                        batch_size=spec.batch_size, max_new_tokens=spec.max_new_tokens))
+                        batch_size=spec.batch_size, max_new_tokens=spec.max_new_tokens, skip_bad=self.recipe.skip_bad))
                 if found is None:  # ranks other than 0 under torchrun: rank 0 scores and writes
                     continue
                 results[name] = found

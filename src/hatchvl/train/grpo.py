@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from trl import GRPOConfig, GRPOTrainer
 
+from hatchvl.data.badfiles import skip_metrics
 from hatchvl.lock import folder_lock
 from hatchvl.models.loading import load_model_and_processor
 from hatchvl.objectives.rewards import RewardConfig, action_reward, answer_reward, format_reward, reward_target
 from hatchvl.train.common import apply_lora, is_finished, resumable, train_and_finish, trainer_arguments
-from hatchvl.train.data import load_samples, prompt_dataset
+from hatchvl.train.data import load_samples, prompt_dataset, usable_samples
 from hatchvl.train.options import GRPOOptions
 from hatchvl.train.sees_curve import add_sees_curve
 
@@ -60,10 +61,16 @@ def grpo_config(opts: GRPOOptions):
     ))
 
 
-def build_grpo_trainer(opts: GRPOOptions):
-    """The GRPOTrainer of a run, ready to train: (trainer, processor, samples). Every sample's reward
-    target is built here, so unscorable data fails before any training."""
+def grpo_samples(opts: GRPOOptions):
+    """The prompts' samples of a run, and the bad ones it skips (train.data.usable_samples)."""
     samples = load_samples(opts.data, opts.split, opts.fraction, opts.seed, opts.limit)
+    return usable_samples(opts.data, opts.split, samples, opts.skip_bad, "GRPO")
+
+
+def build_grpo_trainer(opts: GRPOOptions, samples=None):
+    """The GRPOTrainer of a run, ready to train: (trainer, processor, samples); samples: grpo_samples' by
+    default. Every sample's reward target is built here, so unscorable data fails before any training."""
+    samples = grpo_samples(opts)[0] if samples is None else samples
     targets = {s.id: reward_target(s) for s in samples}
     cfg = opts.rewards()
     args = grpo_config(opts)
@@ -79,8 +86,8 @@ def build_grpo_trainer(opts: GRPOOptions):
     processor.tokenizer.padding_side = "left"
     if opts.lora:
         model = apply_lora(model, opts.lora_r, opts.lora_alpha, opts.lora_dropout)
-    trainer = resumable(GRPOTrainer)(model=model, args=args,
-                                     train_dataset=prompt_dataset(opts.data, samples), processing_class=processor,
+    dataset = prompt_dataset(opts.data, samples, split=opts.split)
+    trainer = resumable(GRPOTrainer)(model=model, args=args, train_dataset=dataset, processing_class=processor,
                                      reward_funcs=reward_functions(targets, cfg))
     add_sees_curve(trainer, processor, opts, "action_answer")
     return trainer, processor, samples
@@ -91,5 +98,6 @@ def run_grpo(opts: GRPOOptions) -> dict:
     with folder_lock(opts.out, "stage folder"):
         if is_finished(opts.out):
             return {"skipped": "already finished"}
-        trainer, processor, samples = build_grpo_trainer(opts)
-        return train_and_finish(trainer, processor, opts, {"samples": len(samples)})
+        samples, bad = grpo_samples(opts)
+        trainer, processor, samples = build_grpo_trainer(opts, samples)
+        return train_and_finish(trainer, processor, opts, {"samples": len(samples), **skip_metrics(bad)})

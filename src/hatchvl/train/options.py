@@ -48,6 +48,9 @@ class TrainerOptions:
         "help": "trackers transformers logs to (tensorboard, wandb, trackio, ...; installed separately), or []"})
     dataloader_num_workers: int = field(default=0, metadata={"help": "processes decoding images for the data "
                                                                      "loader (0: in the training process)"})
+    skip_bad: bool = field(default=False, metadata={"help": "skip samples whose image or depth files cannot be "
+                                                            "decoded (PaStA: or that lack usable geometry) instead of "
+                                                            "stopping; each is counted and listed in stage.json"})
     extra: dict = field(default_factory=dict, metadata={"help": "further fields of the stage's TrainingArguments, "
                                                                 "SFTConfig or GRPOConfig, passed as they are"})
 
@@ -112,8 +115,6 @@ class PastaOptions(TrainerOptions):
     tol_rel: float = field(default=0.05, metadata={"help": "fraction of the depth, likewise"})
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
-    skip_bad: bool = field(default=False, metadata={"help": "skip (and count) samples without geometry instead of "
-                                                            "failing"})
     probe_every: int = field(default=0, metadata={"help": "steps between probe measurements on probe_split (0: off)"})
     probe_split: str = field(default="val", metadata={"help": "held-out split of the probe"})
     probe_limit: int = field(default=0, metadata={"help": "at most this many held-out pairs (0: all)"})

@@ -52,8 +52,9 @@ def run_pasta(opts: PastaOptions, callbacks: list | None = None) -> dict:
     """Train, resuming from the newest checkpoint in opts.out; save the final model to out/model and mark
     the stage finished. A finished stage is left alone. Returns the training metrics.
 
-    Raises BadSampleError (a ValueError naming the sample) for a sample without usable geometry, unless
-    opts.skip_bad, which skips and counts such samples. `callbacks`: extra `TrainerCallback`s.
+    Raises BadSampleError (a ValueError naming the split, the sample and the file) for a sample whose files
+    cannot be decoded or that has no usable geometry, unless opts.skip_bad, which skips such samples (counted
+    and listed in stage.json). `callbacks`: extra `TrainerCallback`s.
     """
     with folder_lock(opts.out, "stage folder"):
         if is_finished(opts.out):
@@ -62,6 +63,7 @@ def run_pasta(opts: PastaOptions, callbacks: list | None = None) -> dict:
 
 
 def _train_pasta(opts: PastaOptions, callbacks: list | None) -> dict:
+    from hatchvl.data.badfiles import skip_metrics
     from hatchvl.data.supervision import check_bad, load_supervision
 
     args = training_arguments(opts)
@@ -71,7 +73,7 @@ def _train_pasta(opts: PastaOptions, callbacks: list | None) -> dict:
         probe_set = _probe_set(opts) if opts.probe_every else None
     skipped = check_bad(sup, opts.skip_bad)
     if skipped:
-        logger.warning("PaStA: skipping %d samples without usable geometry, e.g. %s", len(skipped), skipped[0])
+        logger.warning("PaStA: skipping %d bad samples (skip_bad), e.g. %s", len(skipped), skipped[0].describe())
     dataset = PastaDataset(opts.data, samples, sup)
     if len(dataset) == 0:
         raise ValueError(f"split {opts.split!r} of {opts.data} holds no sample that PaStA can use")
@@ -80,7 +82,7 @@ def _train_pasta(opts: PastaOptions, callbacks: list | None) -> dict:
     callbacks = list(callbacks or [])
     if probe_set is not None:
         callbacks.append(ProbeCallback(probe_set, processor, opts.probe_every, opts.before_merger))
-    info = {"samples": len(dataset), "skipped_samples": len(skipped), "pairs": dataset.pairs,
+    info = {"samples": len(dataset), **skip_metrics(skipped), "pairs": dataset.pairs,
             "trainable_parameters": trainable, "supervision_cache": str(sup.cache_file)}
     with cell_forward(model, opts.grid, opts.before_merger):
         trainer = PastaTrainer(
@@ -95,4 +97,4 @@ def _probe_set(opts: PastaOptions):
     from hatchvl.objectives.probe import build_probe_set
 
     return build_probe_set(opts.data, opts.probe_split, opts.grid, opts.probe_limit or None, opts.tol_abs,
-                           opts.tol_rel, cache_dir=opts.out)
+                           opts.tol_rel, cache_dir=opts.out, skip_bad=opts.skip_bad)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, Trainer, TrainerCallback
 
+from hatchvl.data.badfiles import DECODE_ERRORS, decode_error
 from hatchvl.data.format import Sample, resolve
 from hatchvl.data.supervision import Supervision
 from hatchvl.geometry.motion import all_pairs
@@ -25,11 +26,13 @@ from hatchvl.train.common import RenamedCheckpointResume
 
 
 class PastaDataset(torch.utils.data.Dataset):
-    """One item per good sample: absolute image paths and the (P, n², n²) S of its view pairs."""
+    """One item per good sample: absolute image paths and the (P, n², n²) S of its view pairs (and its
+    split, to name a file that fails to decode)."""
 
     def __init__(self, root: str | Path, samples: Sequence[Sample], sup: Supervision):
         self.items = [
-            {"id": s.id, "images": [str(resolve(root, p)) for p in s.images], "S": sup.overlaps[s.id]}
+            {"id": s.id, "images": [str(resolve(root, p)) for p in s.images], "S": sup.overlaps[s.id],
+             "split": sup.split}
             for s in samples if s.id in sup.overlaps
         ]
 
@@ -59,7 +62,7 @@ class PastaCollator:
         images, pair_x, pair_y, S, weights = [], [], [], [], []
         for item in items:
             offset = len(images)
-            images.extend(open_rgb(p) for p in item["images"])
+            images.extend(_open(item, p) for p in item["images"])
             pairs = all_pairs(len(item["images"]))
             pair_x += [offset + i for i, _ in pairs]
             pair_y += [offset + j for _, j in pairs]
@@ -74,6 +77,13 @@ class PastaCollator:
             "S": torch.cat(S),
             "pair_weight": torch.tensor(weights),
         }
+
+
+def _open(item: dict, path: str):
+    try:
+        return open_rgb(path)
+    except DECODE_ERRORS as err:
+        raise decode_error(item.get("split", "?"), item["id"], path, err) from None
 
 
 def train_vision_only(model: PreTrainedModel, before_merger: bool = False) -> int:

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from transformers import TrainerCallback
 from transformers.integrations import TensorBoardCallback
 
+from hatchvl.data.badfiles import drop_bad_samples
 from hatchvl.data.blind import swap_donors
 from hatchvl.data.format import read_manifest
 from hatchvl.objectives.prompts import CAPTION
@@ -45,6 +46,7 @@ class SeesCurveSpec:
     style: str  # answer, action_answer or caption
     max_new_tokens: int
     seed: int = 0
+    skip_bad: bool = False  # pass over items whose images cannot be decoded (else they stop the run)
 
 
 def measure_sees(model, processor, spec: SeesCurveSpec) -> dict:
@@ -54,15 +56,17 @@ def measure_sees(model, processor, spec: SeesCurveSpec) -> dict:
     if spec.style == CAPTION:
         from hatchvl.objectives.caption_probe import held_out_views, run_caption_probe
 
-        probe = run_caption_probe(model, processor, spec.data, held_out_views(spec.data, spec.split, spec.limit),
-                                  seed=spec.seed, max_new_tokens=spec.max_new_tokens)
+        views = held_out_views(spec.data, spec.split, spec.limit, spec.skip_bad)
+        probe = run_caption_probe(model, processor, spec.data, views, seed=spec.seed,
+                                  max_new_tokens=spec.max_new_tokens)
         point = {"sees": probe.sees, "sees_ci": probe.sees_ci, "sees_own": 100 * probe.own["precision"],
                  "sees_swapped": 100 * probe.swapped["precision"], "sees_loss_gap": probe.loss_gap}
         return point | ({"sees_note": probe.note} if probe.note else {})
     from hatchvl.objectives.sampling import sample_rewards
 
     own, swapped = (sample_rewards(model, processor, spec.data, split=spec.split, limit=spec.limit, temperature=0.0,
-                                   max_new_tokens=spec.max_new_tokens, seed=spec.seed, blind=blind, style=spec.style)
+                                   max_new_tokens=spec.max_new_tokens, seed=spec.seed, blind=blind, style=spec.style,
+                                   skip_bad=spec.skip_bad)
                     for blind in (False, True))
     point = gap_keys("sees", paired_gap(own.rewards["answer"], swapped.rewards["answer"], seed=spec.seed), 100.0)
     point |= {"sees_own": 100 * own.answer_reward, "sees_swapped": 100 * swapped.answer_reward}
@@ -90,7 +94,8 @@ class SeesCurveCallback(TrainerCallback):
         if spec.every < 1 or spec.limit < 1:
             raise ValueError(f"the sees curve needs every >= 1 and limit >= 1, got {spec.every} and {spec.limit}")
         if spec.style != CAPTION:  # fail before training, not at the first point: the subset must be swappable
-            subset = read_manifest(spec.data, spec.split)[:spec.limit]
+            subset, _ = drop_bad_samples(spec.data, spec.split, read_manifest(spec.data, spec.split)[:spec.limit],
+                                         spec.skip_bad)
             if not subset:
                 raise ValueError(f"the sees curve's split {spec.split!r} of {spec.data} holds no samples")
             swap_donors([s.num_views for s in subset], spec.seed, name=f"the sees curve (split {spec.split!r})")
@@ -134,5 +139,6 @@ def add_sees_curve(trainer, processor, opts, style: str) -> None:
     """Attach the sees curve to `trainer` when opts.sees_every > 0 (train/options.py, SeesCurveOptions)."""
     if opts.sees_every > 0:
         spec = SeesCurveSpec(data=opts.data, split=opts.sees_split, limit=opts.sees_limit, every=opts.sees_every,
-                             style=style, max_new_tokens=opts.sees_max_new_tokens, seed=opts.seed)
+                             style=style, max_new_tokens=opts.sees_max_new_tokens, seed=opts.seed,
+                             skip_bad=opts.skip_bad)
         trainer.add_callback(SeesCurveCallback(trainer, processor, spec))

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from trl import SFTConfig, SFTTrainer
 
+from hatchvl.data.badfiles import skip_metrics
 from hatchvl.lock import folder_lock
 from hatchvl.models.loading import load_model_and_processor
 from hatchvl.train.common import apply_lora, is_finished, resumable, train_and_finish, trainer_arguments
-from hatchvl.train.data import load_samples, sft_dataset
+from hatchvl.train.data import load_samples, sft_dataset, usable_samples
 from hatchvl.train.options import SFTOptions
 from hatchvl.train.sees_curve import add_sees_curve
 
@@ -28,10 +29,16 @@ def sft_config(opts: SFTOptions):
     ))
 
 
-def build_sft_trainer(opts: SFTOptions):
-    """The SFTTrainer of a run, ready to train: (trainer, processor, samples)."""
+def sft_samples(opts: SFTOptions):
+    """The samples a run trains on, and the bad ones it skips (train.data.usable_samples)."""
     samples = load_samples(opts.data, opts.split, opts.fraction, opts.seed)
-    dataset = sft_dataset(opts.data, samples, opts.target, opts.caption_share, opts.seed)
+    return usable_samples(opts.data, opts.split, samples, opts.skip_bad, "SFT")
+
+
+def build_sft_trainer(opts: SFTOptions, samples=None):
+    """The SFTTrainer of a run, ready to train: (trainer, processor, samples); samples: sft_samples' by default."""
+    samples = sft_samples(opts)[0] if samples is None else samples
+    dataset = sft_dataset(opts.data, samples, opts.target, opts.caption_share, opts.seed, opts.split)
     model, processor = load_model_and_processor(opts.model, dtype=opts.dtype)
     if opts.lora:
         model = apply_lora(model, opts.lora_r, opts.lora_alpha, opts.lora_dropout)
@@ -47,5 +54,6 @@ def run_sft(opts: SFTOptions) -> dict:
     with folder_lock(opts.out, "stage folder"):
         if is_finished(opts.out):
             return {"skipped": "already finished"}
-        trainer, processor, samples = build_sft_trainer(opts)
-        return train_and_finish(trainer, processor, opts, {"samples": len(samples)})
+        samples, bad = sft_samples(opts)
+        trainer, processor, samples = build_sft_trainer(opts, samples)
+        return train_and_finish(trainer, processor, opts, {"samples": len(samples), **skip_metrics(bad)})

@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Polygon, Rectangle
 
+from hatchvl.data.badfiles import BadSampleError, find_bad_samples
 from hatchvl.data.format import LETTERS, Sample, load_depth, load_image, read_manifest
 from hatchvl.data.synthetic.scene import scene_from_json
 from hatchvl.geometry.actions_text import format_actions
@@ -140,6 +141,9 @@ def show_sample(root: str | Path, index: int, out: str | Path, split: str = "tes
     if not 0 <= index < len(samples):
         raise ValueError(f"index {index} out of range: split {split!r} has {len(samples)} samples")
     sample = samples[index]
+    bad = find_bad_samples(root, split, [sample], depths=True)
+    if bad:
+        raise BadSampleError(f"{root}: {bad[0].describe()}")
     views = sample.num_views
     fig = Figure(figsize=(3.2 * max(views, 3), 8.0))
     gs = fig.add_gridspec(2, max(views, 3), height_ratios=(1.0, 1.3))
