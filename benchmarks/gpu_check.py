@@ -71,6 +71,7 @@ def prepare(work: Path, dry_run: bool) -> Context:
     else:
         config = qwen2_5_vl_3b_config()
         save_stand_in(base, config, stand_in_processor(stand_in_tokenizer()), device="cuda")
+        torch.cuda.empty_cache()  # the checks' processes need the memory this one's allocator kept
     counts = parameter_counts(stand_in_model(AutoConfig.from_pretrained(base), device="meta"))
     if not dry_run and counts["total"] != PARAMETERS_3B:
         raise AssertionError(f"the stand-in has {counts['total']:,} parameters, Qwen2.5-VL-3B {PARAMETERS_3B:,}")

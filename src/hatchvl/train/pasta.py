@@ -124,9 +124,9 @@ def check_memory(opts: PastaOptions, model, processor, dataset: PastaDataset) ->
     sizes = {_image_size(path) for item in dataset.items[:MEMORY_SAMPLES] for path in item["images"]}
     image_processor = processor.image_processor
     patches = max(image_processor.get_number_of_image_patches(h, w, {}) for w, h in sizes)
-    params = list(model.parameters())
-    trainable = sum(p.numel() * p.element_size() for p in params if p.requires_grad)
-    frozen = sum(p.numel() * p.element_size() for p in params if not p.requires_grad)
+    size = {p: (getattr(p, "ds_numel", None) or p.numel()) * p.element_size() for p in model.parameters()}
+    trainable = sum(n for p, n in size.items() if p.requires_grad)  # ds_numel: unsharded under ZeRO-3's zero.Init
+    frozen = sum(n for p, n in size.items() if not p.requires_grad)
     estimate = memory.pasta_memory(opts.batch_size, views, patches, tower.config.depth,
                                    memory.precision_of(tower.dtype, opts.bf16), opts.activation_checkpointing,
                                    trainable, frozen)
