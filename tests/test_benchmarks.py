@@ -13,6 +13,7 @@ SMOKE = {  # script: (tiny arguments, a line its table must print)
     "bench_import.py": (["--records", "40"], "records/s"),
     "bench_overlap.py": (["--pairs", "2"], "kornia + torch, plain"),
     "bench_pasta.py": (["--repeats", "1", "--configs", "tiny"], "tower f+b ms"),
+    "bench_pasta_memory.py": (["--config", "tiny"], "KB/patch/block"),
     "bench_render.py": (["--views", "10", "--samples", "20", "--workers", "1"], "views/s"),
     "bench_rewards.py": (["--completions", "50"], "format + action + answer reward"),
 }

@@ -127,6 +127,15 @@ def finish(out: str | Path, options, metrics: dict) -> None:
     write_json(stage_marker(out), record)
 
 
+def launcher_keeps_masters(opts: TrainerOptions) -> bool:
+    """Whether DeepSpeed or FSDP will run the stage (and keep fp32 master weights), read before the Trainer
+    exists: a DeepSpeed config in the options, or accelerate launch's DeepSpeed / FSDP settings."""
+    import os
+
+    return bool(opts.deepspeed) or any(os.environ.get(key, "false").lower() == "true"
+                                       for key in ("ACCELERATE_USE_DEEPSPEED", "ACCELERATE_USE_FSDP"))
+
+
 def keep_fp32_masters(trainer) -> int:
     """Keep the trainable weights in float32 where no DeepSpeed or FSDP master copy exists; returns how many
     parameters were upcast.

@@ -118,10 +118,18 @@ class PastaOptions(TrainerOptions):
     probe_every: int = field(default=0, metadata={"help": "steps between probe measurements on probe_split (0: off)"})
     probe_split: str = field(default="val", metadata={"help": "held-out split of the probe"})
     probe_limit: int = field(default=0, metadata={"help": "at most this many held-out pairs (0: all)"})
+    activation_checkpointing: bool = field(default=False, metadata={
+        "help": "recompute the vision blocks' activations in backward (a second forward pass): they keep ~4% "
+                "of the memory (docs/distributed.md, \"Memory per stage\")"})
+    max_pixels: int | None = field(default=None, metadata={
+        "help": "cap on the pixels of a view (the processor's max_pixels; a 640x480 view is 1,564 patches); the "
+                "saved processor keeps it for later stages (None: the checkpoint's own)"})
 
     def __post_init__(self) -> None:
         self._check_precision()
         checks = [
+            (self.max_pixels is None or self.max_pixels >= 56 * 56, f"max_pixels must be >= 3136 (56x56) or "
+                                                                     f"unset, got {self.max_pixels}"),
             (self.grid >= 1, f"grid must be >= 1, got {self.grid}"),
             (self.tau_target > 0 and self.tau_pred > 0, f"tau_target and tau_pred must be > 0, got "
                                                         f"{self.tau_target}, {self.tau_pred}"),

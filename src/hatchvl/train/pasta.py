@@ -12,6 +12,11 @@ Supervision S comes from the dataset's geometry (`data.supervision.load_supervis
 cached in the stage folder. With `probe_every` > 0 the cross-view retrieval probe (`objectives.probe`) on a
 held-out split goes to TensorBoard (`probe/top1`, ...) at the start and every `probe_every` steps.
 
+`activation_checkpointing` recomputes the vision blocks' activations in the backward pass (transformers'
+own checkpointing of each block). Before training, on a CUDA machine, the memory of a step is estimated
+from measured activation sizes (hatchvl.models.memory) and a step that cannot fit fails with the keys to
+change. `max_pixels` caps the views' resolution; the saved processor keeps it for the stages after.
+
 The options (`PastaOptions`) live in `train.options`, which the command line reads without torch.
 """
 
@@ -19,11 +24,14 @@ from __future__ import annotations
 
 import logging
 
+from PIL import Image
 from transformers import TrainingArguments
 
 from hatchvl.lock import folder_lock
+from hatchvl.models import memory
+from hatchvl.models.backbone import vision_tower
 from hatchvl.models.loading import load_model_and_processor
-from hatchvl.train.common import is_finished, train_and_finish, trainer_arguments
+from hatchvl.train.common import is_finished, launcher_keeps_masters, train_and_finish, trainer_arguments
 from hatchvl.train.options import PastaOptions
 from hatchvl.train.pasta_data import (
     PastaCollator,
@@ -35,6 +43,7 @@ from hatchvl.train.pasta_data import (
 )
 
 logger = logging.getLogger(__name__)
+MEMORY_SAMPLES = 32  # samples whose view sizes set the patches per view of the memory check
 
 
 def training_arguments(opts: PastaOptions):
@@ -45,6 +54,7 @@ def training_arguments(opts: PastaOptions):
         weight_decay=opts.weight_decay,
         remove_unused_columns=False,  # the collator's fields are not the model's forward arguments
         ddp_find_unused_parameters=False,  # every trainable parameter feeds the features
+        activation_checkpointing=opts.activation_checkpointing,  # the vision blocks: the LM never runs
     ))
 
 
@@ -78,12 +88,16 @@ def _train_pasta(opts: PastaOptions, callbacks: list | None) -> dict:
     if len(dataset) == 0:
         raise ValueError(f"split {opts.split!r} of {opts.data} holds no sample that PaStA can use")
     model, processor = load_model_and_processor(opts.model, dtype=opts.dtype)
+    if opts.max_pixels:
+        limit_pixels(processor, opts.max_pixels)
     trainable = train_vision_only(model, opts.before_merger)
+    estimate = check_memory(opts, model, processor, dataset)
     callbacks = list(callbacks or [])
     if probe_set is not None:
         callbacks.append(ProbeCallback(probe_set, processor, opts.probe_every, opts.before_merger))
     info = {"samples": len(dataset), **skip_metrics(skipped), "pairs": dataset.pairs,
-            "trainable_parameters": trainable, "supervision_cache": str(sup.cache_file)}
+            "trainable_parameters": trainable, "supervision_cache": str(sup.cache_file),
+            **({"memory_estimate_bytes": int(estimate.total)} if estimate else {})}
     with cell_forward(model, opts.grid, opts.before_merger):
         trainer = PastaTrainer(
             model=model, args=args, train_dataset=dataset, data_collator=PastaCollator(processor),
@@ -91,6 +105,51 @@ def _train_pasta(opts: PastaOptions, callbacks: list | None) -> dict:
             tau_pred=opts.tau_pred, keep_empty_rows=opts.keep_empty_rows,
         )
         return train_and_finish(trainer, processor, opts, info)
+
+
+def limit_pixels(processor, max_pixels: int) -> None:
+    """Cap the processor's pixels per image (its max_pixels, kept in size.longest_edge by transformers)."""
+    size = processor.image_processor.size
+    processor.image_processor.size = type(size)(shortest_edge=min(size.shortest_edge, max_pixels),
+                                                longest_edge=max_pixels)
+
+
+def check_memory(opts: PastaOptions, model, processor, dataset: PastaDataset) -> memory.MemoryEstimate | None:
+    """The memory of a step per GPU from the measured activation sizes (hatchvl.models.memory); ValueError
+    naming the keys when it exceeds the smallest visible GPU. None without CUDA, or for a vision tower
+    other than the one measured."""
+    available = memory.visible_gpu_memory()
+    tower = vision_tower(model)
+    if available is None or not memory.matches_measured(tower.config):
+        return None
+    views = max(len(item["images"]) for item in dataset.items)
+    sizes = {_image_size(path) for item in dataset.items[:MEMORY_SAMPLES] for path in item["images"]}
+    image_processor = processor.image_processor
+    patches = max(image_processor.get_number_of_image_patches(h, w, {}) for w, h in sizes)
+    size = {p: (getattr(p, "ds_numel", None) or p.numel()) * p.element_size() for p in model.parameters()}
+    trainable = sum(n for p, n in size.items() if p.requires_grad)  # ds_numel: unsharded under ZeRO-3's zero.Init
+    frozen = sum(n for p, n in size.items() if not p.requires_grad)
+    precision = memory.precision_of(tower.dtype, opts.bf16)
+    if precision == "bfloat16" and not launcher_keeps_masters(opts):  # train.common.keep_fp32_masters upcasts
+        trainable, precision = trainable * 4 // tower.dtype.itemsize, "autocast"
+    estimate = memory.pasta_memory(opts.batch_size, views, patches, tower.config.depth, precision,
+                                   opts.activation_checkpointing, trainable, frozen)
+    if estimate.total > available:
+        raise ValueError(
+            f"PaStA needs about {estimate.total / memory.GB:.1f} GB per GPU, the smallest visible GPU has "
+            f"{available / memory.GB:.1f} GB: activations {estimate.activations / memory.GB:.1f} GB for batch_size "
+            f"{opts.batch_size} x views {views} (the most in a sample) x {patches} patches per view (max_pixels "
+            f"{image_processor.size.longest_edge}) over {tower.config.depth} blocks with activation_checkpointing "
+            f"{str(opts.activation_checkpointing).lower()}, weights, gradients and AdamW states "
+            f"{estimate.weights / memory.GB:.1f} GB (docs/distributed.md, \"Memory per stage\"). Lower batch_size "
+            "or max_pixels, or set activation_checkpointing: true")
+    return estimate
+
+
+def _image_size(path: str) -> tuple[int, int]:
+    """(width, height) from the file's header."""
+    with Image.open(path) as image:
+        return image.size
 
 
 def _probe_set(opts: PastaOptions):
