@@ -148,6 +148,7 @@ def test_skip_bad_of_a_recipe_reaches_every_stage_and_the_evaluations(tmp_path, 
             chain.append(stage.name)
     benched = []
     monkeypatch.setattr("hatchvl.eval.generate.run_bench", lambda opts: benched.append(opts) or {"average": 0.0})
+    monkeypatch.setattr("hatchvl.pipeline.run.write_eval_views", lambda *args: None)  # no predictions were written
     runner.evaluate(chain)
     assert benched and all(opts.skip_bad for opts in benched)
 
