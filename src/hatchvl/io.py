@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,6 +39,21 @@ def read_json(path: str | Path) -> dict | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def checked_jsonl(text: str, check: Callable[[object], str | None]) -> Iterator[tuple[int, object, str | None]]:
+    """(line number, record, problem) for each non-blank line of a JSONL text: problem is "not valid JSON
+    (...)" or what check(record) says of a parsed record (None: good). The caller decides what a problem
+    costs (an error naming the line, or a listed skip)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            yield number, None, f"not valid JSON ({err})"
+        else:
+            yield number, record, check(record)
 
 
 def open_rgb(source: str | Path | BinaryIO) -> Image.Image:

@@ -8,7 +8,6 @@ have are counted and otherwise ignored.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from hatchvl.eval.benchmarks.readers import read_benchmark
 from hatchvl.eval.extract import extract
 from hatchvl.eval.results import write_results
 from hatchvl.eval.score import aggregate, check_viewchg_rule, item_score
+from hatchvl.io import checked_jsonl
 
 EXTRACTION = "official rule applied to the content of the last <answer>...</answer> block, else to the whole output"
 
@@ -53,15 +53,7 @@ def read_predictions(path: str | Path, skip_bad: bool = False) -> Predictions:
     outputs: dict[str, str] = {}
     lines: dict[str, int] = {}
     skipped = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as err:
-            problem = f"not valid JSON ({err})"
-        else:
-            problem = _problem(data, lines)
+    for number, data, problem in checked_jsonl(path.read_text(encoding="utf-8"), lambda d: _problem(d, lines)):
         if problem is not None:
             if not skip_bad:
                 raise ValueError(f"{path.name} line {number}: {problem}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hatchvl.eval.benchmarks.items import BENCH_NAMES
+from hatchvl.io import checked_jsonl
 
 SCORED = "scored.jsonl"
 # field -> the types a scored record may hold there (None: the field may be null)
@@ -74,15 +75,8 @@ def _problem(data, seen: dict[str, int]) -> str | None:
 def read_scored(path: Path) -> tuple[list[dict], list[str]]:
     """(good records with string ids, "line N: why" for each bad line) of a scored.jsonl."""
     rows, bad, seen = [], [], {}
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as err:
-            problem = f"not valid JSON ({err})"
-        else:
-            problem = _problem(data, seen)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for number, data, problem in checked_jsonl(text, lambda d: _problem(d, seen)):
         if problem is not None:
             bad.append(f"line {number}: {problem}")
             continue
