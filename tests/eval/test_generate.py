@@ -17,7 +17,7 @@ from hatchvl.cli.eval import app
 from hatchvl.data.format import read_manifest, write_manifest
 from hatchvl.eval.benchmarks.items import EvalItem
 from hatchvl.eval.benchmarks.readers import read_benchmark
-from hatchvl.eval.generate import drop_unfinished_line, generate_batch
+from hatchvl.eval.generate import drop_unfinished_line, generate_batch, merge_rank_shards, rank_shard
 from hatchvl.eval.prompts import item_messages, official_text
 from hatchvl.models.loading import load_model_and_processor
 from hatchvl.models.tiny import init_tiny
@@ -138,6 +138,20 @@ def test_two_torchrun_processes_share_the_items(tiny, mmsi, tmp_path):
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert (results["count"], results["missing"], results["settings"]["world_size"]) == (5, 0, 2)
     assert results["generated_rank0"] == 3  # items 0, 2, 4
+    assert not list((tmp_path / "out").glob("predictions.rank*.jsonl")), "rank shards are merged, then deleted"
+
+
+def test_rank_shards_merge_once_and_drop_a_torn_line(tmp_path):
+    """What a sharded run killed mid-merge leaves: a shard whose lines are partly in predictions.jsonl already,
+    and another cut short mid-line."""
+    predictions = tmp_path / "predictions.jsonl"
+    predictions.write_text('{"id": "0", "output": "A"}\n')
+    rank_shard(predictions, 0).write_text('{"id": "0", "output": "A"}\n{"id": "2", "output": "C"}\n')
+    rank_shard(predictions, 1).write_text('{"id": "1", "output": "B"}\n{"id": "3", "outp')
+    assert merge_rank_shards(predictions) == 2
+    assert [(p["id"], p["output"]) for p in _lines(predictions)] == [("0", "A"), ("2", "C"), ("1", "B")]
+    assert not list(tmp_path.glob("predictions.rank*.jsonl"))
+    assert merge_rank_shards(predictions) == 0
 
 
 def test_synthetic_bench_uses_the_training_prompts(tiny, tmp_path):

@@ -10,9 +10,10 @@ Every item's images are checked before any generation (data/badfiles.py: an empt
 short, not an image): a bad one stops the run with its benchmark, item and file named, or with skip_bad is
 left out of the run and its score, and listed in results.json (`bad_items`) and its notes.
 
-Under torchrun each rank takes items k with k % WORLD_SIZE == RANK and appends to the same file
-(O_APPEND, one write per batch: lines never interleave on a local filesystem); after a barrier (gloo)
-rank 0 scores everything and writes the result folder (results.py).
+Under torchrun each rank takes items k with k % WORLD_SIZE == RANK and appends to a file of its own,
+`predictions.rank<R>.jsonl` (one writer per file, so several nodes on a shared filesystem are safe); after
+a barrier (gloo) rank 0 moves those lines into predictions.jsonl, deletes the shards, scores everything
+and writes the result folder (results.py). An interrupted sharded run's shards are merged when it resumes.
 """
 
 from __future__ import annotations
@@ -141,6 +142,35 @@ def drop_unfinished_line(path: Path) -> bool:
     return False
 
 
+def rank_shard(predictions: Path, rank: int) -> Path:
+    """The file rank `rank` appends its predictions to under a launcher: one writer per file, so no two
+    processes (or nodes, on a shared filesystem without atomic appends) ever append to the same file."""
+    return predictions.with_name(f"{predictions.stem}.rank{rank}.jsonl")
+
+
+def merge_rank_shards(predictions: Path) -> int:
+    """Move the complete lines of every rank's shard into predictions.jsonl (an id already there is not
+    written twice), then delete the shards; returns the number of lines moved. A merge cut short by a kill
+    is finished by the next one."""
+    shards = sorted(predictions.parent.glob(f"{predictions.stem}.rank*.jsonl"))
+    if not shards:
+        return 0
+    drop_unfinished_line(predictions)
+    have = set(read_predictions(predictions).outputs) if predictions.is_file() else set()
+    moved = []
+    for shard in shards:
+        drop_unfinished_line(shard)
+        for item_id, output in read_predictions(shard).outputs.items():
+            if item_id not in have:
+                moved.append({"id": item_id, "output": output})
+                have.add(item_id)
+    if moved:
+        append_predictions(predictions, moved)
+    for shard in shards:
+        shard.unlink()
+    return len(moved)
+
+
 def _check_run(out: Path, settings: dict) -> None:
     path = out / RUN_FILE
     before = read_json(path)
@@ -198,6 +228,7 @@ def run_bench(opts: BenchOptions) -> dict | None:
                          "seed": opts.seed})
         if drop_unfinished_line(predictions):
             notes.append("dropped an unfinished last line of predictions.jsonl (an interrupted write)")
+        merge_rank_shards(predictions)  # an interrupted sharded run's
     _barrier(world)
     done = read_predictions(predictions).outputs if predictions.is_file() else {}
     todo = [item for k, item in enumerate(items) if k % world == rank and item.id not in done]
@@ -210,11 +241,13 @@ def run_bench(opts: BenchOptions) -> dict | None:
         batches = [todo[k: k + opts.batch_size] for k in range(0, len(todo), opts.batch_size)]
         for batch in tqdm(batches, desc=f"{opts.bench} (rank {rank})", disable=rank != 0):
             outputs = generate_batch(model, processor, batch, style, max_new_tokens, opts.bench)
-            append_predictions(predictions, [{"id": i.id, "output": o} for i, o in zip(batch, outputs, strict=True)])
+            append_predictions(predictions if world == 1 else rank_shard(predictions, rank),
+                               [{"id": i.id, "output": o} for i, o in zip(batch, outputs, strict=True)])
         seconds = time.perf_counter() - start
     _barrier(world)
     if rank != 0:
         return None
+    merge_rank_shards(predictions)
     rows = score_items(items, read_predictions(predictions).outputs, opts.viewchg_rule)
     if opts.blind:  # which item's images each item was shown (the viewer draws them)
         rows = [row | {"images_from": source} for row, source in zip(rows, sources, strict=True)]
