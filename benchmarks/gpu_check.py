@@ -7,7 +7,7 @@ small synthetic dataset (`hatchvl data synth`'s generator), all locally, then ru
 of its own (clean peak memory, no state left by DeepSpeed):
 
     pasta       a few PaStA steps with activation checkpointing and the final save
-    sft         QA fine-tuning steps of the whole model (fp32 weights, bf16 autocast) and the save
+    sft         QA fine-tuning steps of the whole model (bf16 loaded, fp32 masters, bf16 autocast) and the save
     grpo        GRPO steps, rollouts by transformers' generate
     grpo_vllm   the same with vLLM colocated (skipped when vllm is not installed)
     zero3_sft   one SFT run under DeepSpeed ZeRO-3 (configs/accelerate/zero3.yaml, one process), its save
@@ -77,8 +77,10 @@ def prepare(work: Path, dry_run: bool) -> Context:
         raise AssertionError(f"the stand-in has {counts['total']:,} parameters, Qwen2.5-VL-3B {PARAMETERS_3B:,}")
     params = {"language_model": counts["language_model"], "vision": counts["vision_tower"] + counts["merger"],
               "total": counts["total"]}
-    # without DeepSpeed the trained weights stay fp32 (bf16 autocast): pure bf16 weights round updates away
-    return Context(str(work), str(base), str(data), scale, params, dtype="float32", bf16=not dry_run)
+    # as the 3B recipe: bf16 weights, bf16 autocast; the stages keep fp32 masters of what they train
+    # (train.common.keep_fp32_masters); the dry run stays in fp32 (CPUs run bf16 slowly)
+    return Context(str(work), str(base), str(data), scale, params, dtype="float32" if dry_run else "bfloat16",
+                   bf16=not dry_run)
 
 
 def launch_config(work: Path) -> Path:
