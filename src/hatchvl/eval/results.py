@@ -2,7 +2,8 @@
 
 A result folder holds `results.json` (the numbers), `results.md` (the model beside the HATCH paper's
 reference rows, docs/method.md) and `scored.jsonl` (per item: raw output, extracted answer, score), each
-written atomically (temp file + os.replace). `compare(dirs)` puts several folders in one Markdown table.
+written atomically (temp file + os.replace), results.json last. `compare(dirs)` puts several folders in one
+Markdown table.
 """
 
 from __future__ import annotations
@@ -82,12 +83,13 @@ def results_markdown(results: dict) -> str:
 
 
 def write_results(out_dir: str | Path, results: dict, scored: Sequence[dict]) -> Path:
-    """Write scored.jsonl, results.json and results.md into out_dir (created); returns results.json."""
+    """Write scored.jsonl, results.md and results.json into out_dir (created); returns results.json. results.json
+    comes last: a folder that holds it is complete (the pipeline skips it)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "scored.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored).encode())
-    atomic_write(out_dir / "results.json", (json.dumps(results, indent=2, ensure_ascii=False) + "\n").encode())
     atomic_write(out_dir / "results.md", results_markdown(results).encode())
+    atomic_write(out_dir / "results.json", (json.dumps(results, indent=2, ensure_ascii=False) + "\n").encode())
     return out_dir / "results.json"
 
 
