@@ -13,16 +13,24 @@ from typing import BinaryIO
 
 from PIL import Image
 
+TEMP_MARK = ".tmp"  # atomic_write's temp file of NAME: .NAME.tmp<pid>
+
 
 def atomic_write(path: str | Path, data: bytes) -> None:
     """Write bytes so that path holds either its old content or all of data: temp file, then os.replace."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def is_temp_file(name: str) -> bool:
+    """Whether a file name is an atomic write's temp file (left behind by a process killed mid-write)."""
+    stem, mark, pid = name.rpartition(TEMP_MARK)
+    return name.startswith(".") and len(stem) > 1 and bool(mark) and pid.isdigit()
 
 
 def write_json(path: str | Path, obj) -> None:

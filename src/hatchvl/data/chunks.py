@@ -30,8 +30,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from hatchvl.data.format import SPLITS, check_writable, manifest_path
-from hatchvl.io import atomic_write, read_json, write_json
+from hatchvl.data.format import SPLITS, WRITE_PROBE, check_writable, manifest_path
+from hatchvl.io import atomic_write, is_temp_file, read_json, write_json
 
 INFO_FILE = "dataset.json"
 REPORT_FILE = "import_report.json"
@@ -94,7 +94,8 @@ def prepare_output(root: Path, generator: str, settings: dict, extra: dict | Non
             raise ValueError(f"{root} holds a dataset made by {info.get('generator')!r} with other settings "
                              f"({'; '.join(differ) or 'generator differs'}); use a new output folder, or the "
                              f"same settings to resume")
-    elif any(p.name != WORK_DIR for p in root.iterdir()):
+    elif any(p.name not in (WORK_DIR, WRITE_PROBE) and not is_temp_file(p.name) for p in root.iterdir()):
+        # (an earlier build killed before its first dataset.json leaves only these)
         raise ValueError(f"{root} is not empty and holds no {INFO_FILE}; refusing to write into it")
     else:
         write_info(root, generator, settings, None, extra)

@@ -263,12 +263,15 @@ def manifest_path(root: str | Path, split: str) -> Path:
     return Path(root) / f"{split}.jsonl"
 
 
+WRITE_PROBE = ".write-test"  # the file check_writable writes and removes
+
+
 def check_writable(root: Path) -> None:
     """Create root if needed and check that files can be written there; ValueError naming root if not."""
     try:
         root.mkdir(parents=True, exist_ok=True)
-        atomic_write(root / ".write-test", b"")
-        (root / ".write-test").unlink()
+        atomic_write(root / WRITE_PROBE, b"")
+        (root / WRITE_PROBE).unlink()
     except OSError as err:
         raise ValueError(f"cannot write the dataset to {root}: {err.strerror or err}") from None
 

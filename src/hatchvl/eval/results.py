@@ -2,8 +2,8 @@
 
 A result folder holds `results.json` (the numbers), `results.md` (the model beside the HATCH paper's
 reference rows, docs/method.md) and `scored.jsonl` (per item: raw output, extracted answer, score; in a
-blind control also `images_from`, the item whose images it was shown), each
-written atomically (temp file + os.replace). `compare(dirs)` puts several folders in one Markdown table.
+blind control also `images_from`, the item whose images it was shown), each written atomically (temp file +
+os.replace), results.json last. `compare(dirs)` puts several folders in one Markdown table.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ in the middle of loading. A checkpoint is complete when
   state, which those engines verify themselves.
 
 A torn checkpoint newer than the one resumed from is moved aside, never deleted, to
-`torn-checkpoint-N-<time>/` (a name the trainer's checkpoint rotation does not touch), with one line
-saying so.
+`torn-checkpoint-N-<time>/` (a name the trainer's checkpoint rotation does not touch; `-2`, `-3`, ... added
+when it is taken), with one line saying so.
 """
 
 from __future__ import annotations
@@ -106,6 +106,15 @@ def checkpoint_problem(folder: str | Path) -> str | None:
     return None
 
 
+def _free_name(path: Path) -> Path:
+    """path, or path-2, path-3, ... if it exists (the same checkpoint torn twice within a second)."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
 def newest_complete_checkpoint(out: str | Path, move_torn: bool = True) -> str | None:
     """The newest complete `checkpoint-N` of a stage folder (None: start afresh). With move_torn (the main
     process), torn checkpoints newer than it are moved aside, each with one line on stderr."""
@@ -119,7 +128,7 @@ def newest_complete_checkpoint(out: str | Path, move_torn: bool = True) -> str |
         if problem is None:
             return str(folder)
         if move_torn and folder.exists():
-            aside = out / f"torn-checkpoint-{step}-{time.strftime('%Y%m%d-%H%M%S')}"
+            aside = _free_name(out / f"torn-checkpoint-{step}-{time.strftime('%Y%m%d-%H%M%S')}")
             folder.rename(aside)
             print(f"{folder} is torn ({problem}): moved aside to {aside.name}; resuming from the newest complete "
                   "checkpoint", file=sys.stderr)
