@@ -31,6 +31,7 @@ ATTEMPT_KEYS = {"generated_rank0", "generation_seconds_rank0", "wall_s", "train_
 ATTEMPT_STEP_KEYS = {"num_tokens", "step_time"}
 DROPPED_LINE_NOTE = "dropped an unfinished last line of predictions.jsonl (an interrupted write)"
 WALL_CELL = re.compile(r"^(\| \w+ \| )\d+ s(?= \|)", re.MULTILINE)  # report.md's wall time of a stage
+WALL_HTML = re.compile(r"(<td>\w+</td>\s*<td>)\d+ s(?=</td>)")  # the same, in the run page (view/index.html)
 LITTER = re.compile(r"^\..+\.tmp(\d+)$")  # io.atomic_write's temp file
 
 
@@ -83,6 +84,9 @@ def _difference(rel: str, a: Path, b: Path) -> str | None:
         return None if x == y else "other text"
     if rel == "report.md":
         x, y = (WALL_CELL.sub(r"\1", p.read_text()) for p in (a, b))
+        return None if x == y else "other text"
+    if rel == "view/index.html":
+        x, y = (WALL_HTML.sub(r"\1", p.read_text()) for p in (a, b))
         return None if x == y else "other text"
     return None if a.read_bytes() == b.read_bytes() else "other bytes"
 

@@ -58,7 +58,6 @@ class Faulty:
     base: Path
     setup: Callable[[], object] | None = None
     spawn: bool = False
-    known_bug: Callable[[KillPoint], bool] | None = None  # points the sweep leaves out (a test marks them xfail)
     events: list[tuple[str, str]] = field(default_factory=list)  # (event, path) of the reference, in order
 
     @property
@@ -132,9 +131,7 @@ class Faulty:
         for index, (event, path) in enumerate(self.events):
             target = re.sub(r"\.tmp\d+$", ".tmp*", glob.escape(path))  # the writer's pid
             nth = sum(1 for e, p in self.events[: index + 1] if e == event and fnmatch.fnmatchcase(p, target))
-            point = KillPoint(event, target, nth)
-            if self.known_bug is None or not self.known_bug(point):
-                points.append(point)
+            points.append(KillPoint(event, target, nth))
         size = sweep_size()
         if size is None or size >= len(points):
             return points
@@ -144,7 +141,7 @@ class Faulty:
         """Each sweep point as a chain of one; every failure is listed."""
         points = self.sweep_points()
         print(f"{self.name}: {len(points)} kill points (seed {sweep_seed()}) of the {len(self.events)} writes of the "
-              "uninterrupted run" + (", those of a known bug left out" if self.known_bug else ""))
+              "uninterrupted run")
         failures = []
         for point in points:
             try:

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tests.faults.harness import RUN, Faulty, chain_id, points, sweep_id
-from tests.faults.test_train_faults import _varied_rewards, in_final_save
+from tests.faults.test_train_faults import _varied_rewards
 from tests.pipeline.test_pipeline import MICRO
 
 BENCH_CHAINS = [
@@ -60,8 +60,7 @@ def bench(tmp_path_factory, tiny_model, tiny_data, warm_imports):
 def pipeline(tmp_path_factory, warm_imports):
     base = tmp_path_factory.mktemp("faults-pipeline")
     (base / "micro.yaml").write_text(yaml.safe_dump(RECIPE))
-    job = Faulty("pipeline", ["pipeline", str(base / "micro.yaml"), "--run-dir", RUN], base, setup=_varied_rewards,
-                 known_bug=in_final_save)
+    job = Faulty("pipeline", ["pipeline", str(base / "micro.yaml"), "--run-dir", RUN], base, setup=_varied_rewards)
     job.make_reference()
     return job
 

@@ -73,8 +73,9 @@ def pasta(
     if _skipped(metrics, out):
         return
     skipped = f", {metrics['skipped_samples']} bad samples skipped" if metrics["skipped_samples"] else ""
+    loss = metrics.get("train_loss")  # none when the run only finished saving its last checkpoint
     typer.echo(f"trained on {metrics['samples']} samples ({metrics['pairs']} view pairs{skipped}); "
-               f"mean loss {metrics['train_loss']:.4f}; final model in {out / 'model'}")
+               + (f"mean loss {loss:.4f}; " if isinstance(loss, float) else "") + f"final model in {out / 'model'}")
 
 
 @app.command("sft", help=_help("Supervised fine-tuning on TRL's SFTTrainer; the loss is on the completion only.",

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hatchvl.io import write_json
+from hatchvl.io import read_json, write_json
 from hatchvl.train.checkpoints import checkpoint_key_renamer, checkpoint_weight_files, newest_complete_checkpoint
 from hatchvl.train.final_save import check_final_save_possible, publish_final, save_final
 
@@ -155,6 +155,12 @@ def keep_fp32_masters(trainer) -> int:
     return len(upcast)
 
 
+def _final_checkpoint(checkpoint: str | Path) -> bool:
+    """Whether a complete checkpoint is the run's last (its trainer state says global_step >= max_steps)."""
+    state = read_json(Path(checkpoint) / "trainer_state.json") or {}
+    return state.get("max_steps", 0) > 0 and state.get("global_step", 0) >= state["max_steps"]
+
+
 def train_and_finish(trainer, processor: ProcessorMixin, options, info: dict) -> dict:
     """Train (resuming from the newest complete checkpoint in options.out, train/checkpoints.py) with fp32
     master weights (keep_fp32_masters), save the final model on every rank (train/final_save.py: gathered
@@ -164,12 +170,21 @@ def train_and_finish(trainer, processor: ProcessorMixin, options, info: dict) ->
     Raises ValueError before training for a launcher set-up that cannot write a final model, and after
     training when the saved weights fail verification (the stage is then not marked finished)."""
     import torch
+    from transformers.trainer_callback import TrainerState
 
     check_final_save_possible(trainer)
     upcast = keep_fp32_masters(trainer)
     resume = newest_complete_checkpoint(options.out, move_torn=trainer.is_world_process_zero())
-    result = trainer.train(resume_from_checkpoint=resume)
-    metrics = {**result.metrics, **info, "fp32_master_parameters": upcast, "log_history": trainer.state.log_history}
+    sharded = trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled  # their engines load in train()
+    if resume is not None and _final_checkpoint(resume) and not sharded:
+        # killed after its last checkpoint (in the final save): the checkpoint holds the trained weights, and
+        # Trainer.train would run one step past max_steps before it looks (transformers 5.23)
+        trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+        trainer._load_from_checkpoint(resume)
+        run_metrics = {"resumed_from_final_checkpoint": trainer.state.global_step}
+    else:
+        run_metrics = trainer.train(resume_from_checkpoint=resume).metrics
+    metrics = {**run_metrics, **info, "fp32_master_parameters": upcast, "log_history": trainer.state.log_history}
     if upcast and options.dtype not in ("auto", "float32"):
         trainer.model.to(getattr(torch, options.dtype))  # saved as loaded: bf16 stays bf16 on disk
     partial = save_final(trainer, processor, options.out, options.model, options.dtype)

@@ -89,9 +89,20 @@ def save_final(trainer: Trainer, processor: ProcessorMixin, out: str | Path, bas
             model.merge_and_unload().save_pretrained(partial)
     if main:
         (partial / TRAINING_ARGS_FILE).unlink(missing_ok=True)
+        _forget_runtime_padding(processor)
         processor.save_pretrained(partial)
     trainer.accelerator.wait_for_everyone()
     return partial
+
+
+def _forget_runtime_padding(processor: ProcessorMixin) -> None:
+    """Clear the padding and truncation that tokenizing during training left set on the fast tokenizer: it
+    would go into tokenizer.json, which would then depend on what the run last tokenized (a resumed run's
+    differs from an uninterrupted one's). Each call sets its own padding anyway."""
+    backend = getattr(getattr(processor, "tokenizer", processor), "backend_tokenizer", None)
+    if backend is not None:
+        backend.no_padding()
+        backend.no_truncation()
 
 
 def _merge_saved_adapters(base_model: str, dtype: str, adapters: Path, target: Path) -> None:

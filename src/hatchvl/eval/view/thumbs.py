@@ -1,7 +1,7 @@
 """Thumbnails of the views, made once: JPEG, at most MAX_SIDE pixels a side, named by the source.
 
-A thumbnail's name is a hash of its source (a file's path, size and modification time, or the encoded
-bytes), so writing the site again, or the same view shown by several items, reuses it.
+A thumbnail's name is a hash of its source's bytes, so writing the site again, or the same view shown by
+several items, reuses it, and the same data gives the same site wherever it lies.
 """
 
 from __future__ import annotations
@@ -33,14 +33,12 @@ class Thumb:
 
 def source_key(source: Path | bytes) -> str:
     """The thumbnail's file stem for an image source (ValueError for a file that is not there)."""
-    if isinstance(source, bytes):
-        return hashlib.sha1(source).hexdigest()[:20]
-    try:
-        stat = Path(source).stat()
-    except OSError:
-        raise ValueError(f"image file {source} not found") from None
-    text = f"{Path(source).resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
-    return hashlib.sha1(text.encode()).hexdigest()[:20]
+    if not isinstance(source, bytes):
+        try:
+            source = Path(source).read_bytes()
+        except OSError:
+            raise ValueError(f"image file {source} not found") from None
+    return hashlib.sha1(source).hexdigest()[:20]
 
 
 class Thumbnails:
