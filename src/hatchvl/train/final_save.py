@@ -62,17 +62,17 @@ def unset_hf_deepspeed_config() -> None:
 def save_final(trainer: Trainer, processor: ProcessorMixin, out: str | Path, base_model: str, dtype: str) -> Path:
     """Write the trained model (LoRA merged in) and its processor to out/model.partial; called on every rank.
     `base_model` and `dtype`: where the stage started, to merge LoRA adapters gathered from shards."""
-    partial = Path(out) / "model.partial"
+    partial, adapters = Path(out) / "model.partial", Path(out) / "adapters.partial"
     main = trainer.is_world_process_zero()
-    if main and partial.exists():
-        shutil.rmtree(partial)
+    for stale in (partial, adapters) if main else ():  # left by a save that was killed
+        if stale.exists():
+            shutil.rmtree(stale)
     trainer.accelerator.wait_for_everyone()
     if trainer.is_fsdp_enabled:
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     model = trainer.model
-    lora = hasattr(model, "merge_and_unload")
-    adapters = Path(out) / "adapters.partial"
-    if lora and _sharded(trainer):
+    lora, sharded = hasattr(model, "merge_and_unload"), _sharded(trainer)
+    if lora and sharded:
         trainer.save_model(str(adapters))  # gathered
     elif not lora:
         trainer.save_model(str(partial))
@@ -82,7 +82,7 @@ def save_final(trainer: Trainer, processor: ProcessorMixin, out: str | Path, bas
     # the other ranks forever
     unset_hf_deepspeed_config()
     if main and lora:
-        if adapters.exists():
+        if sharded:
             _merge_saved_adapters(base_model, dtype, adapters, partial)
             shutil.rmtree(adapters)
         else:
