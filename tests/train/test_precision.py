@@ -73,3 +73,12 @@ def test_pure_bf16_leaves_most_weights_unchanged(tiny_model, tiny_data, tmp_path
 def test_pure_bf16_options_are_refused(tiny_model, tiny_data, tmp_path):
     with pytest.raises(ValueError, match="bf16: true"):
         SFTOptions(model=str(tiny_model), data=str(tiny_data), out=str(tmp_path), dtype="bfloat16", bf16=False)
+
+
+def test_a_bf16_stage_is_saved_in_bf16(tiny_model, tiny_data, tmp_path, one_torch_thread):
+    """The fp32 masters are for training; the saved model keeps the dtype it was loaded in."""
+    from safetensors import safe_open
+
+    one_step("sft", tiny_model, tiny_data, tmp_path, "bfloat16", True, 1e-3)
+    with safe_open(str(tmp_path / "model" / "model.safetensors"), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"BF16"}  # noqa: SIM118

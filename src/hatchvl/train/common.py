@@ -169,10 +169,10 @@ def train_and_finish(trainer, processor: ProcessorMixin, options, info: dict) ->
 
     Raises ValueError before training for a launcher set-up that cannot write a final model, and after
     training when the saved weights fail verification (the stage is then not marked finished)."""
-    import torch
     from transformers.trainer_callback import TrainerState
 
     check_final_save_possible(trainer)
+    loaded = {p.dtype for p in trainer.model.parameters() if p.requires_grad}
     upcast = keep_fp32_masters(trainer)
     resume = newest_complete_checkpoint(options.out, move_torn=trainer.is_world_process_zero())
     sharded = trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled  # their engines load in train()
@@ -185,8 +185,8 @@ def train_and_finish(trainer, processor: ProcessorMixin, options, info: dict) ->
     else:
         run_metrics = trainer.train(resume_from_checkpoint=resume).metrics
     metrics = {**run_metrics, **info, "fp32_master_parameters": upcast, "log_history": trainer.state.log_history}
-    if upcast and options.dtype not in ("auto", "float32"):
-        trainer.model.to(getattr(torch, options.dtype))  # saved as loaded: bf16 stays bf16 on disk
+    if upcast and len(loaded) == 1:
+        trainer.model.to(loaded.pop())  # saved as loaded: a bf16 model stays bf16 on disk
     partial = save_final(trainer, processor, options.out, options.model, options.dtype)
     if trainer.is_world_process_zero():
         publish_final(partial, options.out)
