@@ -164,7 +164,7 @@ def _final_checkpoint(checkpoint: str | Path) -> bool:
 def train_and_finish(trainer, processor: ProcessorMixin, options, info: dict) -> dict:
     """Train (resuming from the newest complete checkpoint in options.out, train/checkpoints.py) with fp32
     master weights (keep_fp32_masters), save the final model on every rank (train/final_save.py: gathered
-    under ZeRO-3 and FSDP, LoRA merged, in the stage's dtype), verify it, and on the main process mark the
+    under ZeRO-3 and FSDP, LoRA merged, in the dtype it was loaded in), verify it, and on the main process mark the
     stage finished. Returns the metrics, the trainer's log history included.
 
     Raises ValueError before training for a launcher set-up that cannot write a final model, and after
