@@ -44,7 +44,7 @@ def child_environment(env: dict[str, str] | None = None) -> dict[str, str]:
     return child
 
 
-def run_measurements(job: dict, here: Callable[[], None], log: Callable[[str], None] = print) -> None:
+def run_measurements(job: dict, here: Callable[[], None]) -> None:
     """Run `here()` in this process, or under a launcher `job` (a `payload`) on rank 0 in a fresh process (see the
     module docstring) while the other ranks wait. Raises RuntimeError when the fresh process fails."""
     if not launched():

@@ -116,8 +116,9 @@ class Runner:
         if not is_finished(opts.out):
             self.log(f"== {stage.name}: {Path(opts.model).parent.name or opts.model} -> {opts.out}")
         stage.run_function()(opts)
-        run_measurements(payload("stage", self.recipe, chain, stage.name),
-                         lambda: self.measure_stage(stage.name, chain), self.log)
+        if stage.measures:
+            run_measurements(payload("stage", self.recipe, chain, stage.name),
+                             lambda: self.measure_stage(stage.name, chain))
 
     def measure_stage(self, name: str, chain: list[str]) -> None:
         """The measurements of stage `name` trained on top of `chain` (the registry's `measures`)."""
@@ -163,7 +164,7 @@ class Runner:
                 self.log(f"   {self.layout.chain_name(chain)} {name}: {found['average']:.1f}%")
             if main_rank():
                 write_eval_views(self.layout.eval_dir(chain), spec.bench, self.log)
-        run_measurements(payload("captions", self.recipe, chain), lambda: self.measure_captions(chain), self.log)
+        run_measurements(payload("captions", self.recipe, chain), lambda: self.measure_captions(chain))
         return results
 
     # --- the whole recipe -------------------------------------------------------------------------
