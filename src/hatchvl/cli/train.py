@@ -42,13 +42,16 @@ def _skipped(metrics: dict, out: Path) -> bool:
     return bool(metrics.get("skipped"))
 
 
-def _report(metrics: dict, out: Path) -> None:
+def _report(metrics: dict, out: Path, pairs: bool = False) -> None:
+    """One line on a finished stage; `pairs`: with its view pairs (PaStA)."""
     if _skipped(metrics, out):
         return
-    loss = metrics.get("train_loss")
-    skipped = f" ({metrics['skipped_samples']} bad samples skipped)" if metrics.get("skipped_samples") else ""
-    typer.echo(f"trained on {metrics['samples']} samples{skipped}; final model in {out / 'model'}"
-               + (f"; mean loss {loss:.4f}" if isinstance(loss, float) else ""))
+    details = [f"{metrics['pairs']} view pairs"] if pairs else []
+    if metrics.get("skipped_samples"):
+        details.append(f"{metrics['skipped_samples']} bad samples skipped")
+    loss = metrics.get("train_loss")  # none when a resumed run only had its last checkpoint to save
+    typer.echo(f"trained on {metrics['samples']} samples" + (f" ({', '.join(details)})" if details else "")
+               + f"; final model in {out / 'model'}" + (f"; mean loss {loss:.4f}" if isinstance(loss, float) else ""))
 
 
 @app.command("pasta", help=_help("PaStA: align the vision tower's cell features with the views' geometric overlap "
@@ -69,13 +72,7 @@ def pasta(
     opts = options_from_command_line(PastaOptions, fixed, overrides or [], PASTA_FLAGS, where="hatchvl train pasta")
     from hatchvl.train.pasta import run_pasta
 
-    metrics = run_pasta(opts)
-    if _skipped(metrics, out):
-        return
-    skipped = f", {metrics['skipped_samples']} bad samples skipped" if metrics["skipped_samples"] else ""
-    loss = metrics.get("train_loss")  # none when the run only finished saving its last checkpoint
-    typer.echo(f"trained on {metrics['samples']} samples ({metrics['pairs']} view pairs{skipped}); "
-               + (f"mean loss {loss:.4f}; " if isinstance(loss, float) else "") + f"final model in {out / 'model'}")
+    _report(run_pasta(opts), out, pairs=True)
 
 
 @app.command("sft", help=_help("Supervised fine-tuning on TRL's SFTTrainer; the loss is on the completion only.",

@@ -39,7 +39,7 @@ from hatchvl.eval.results import blind_sources, write_results
 from hatchvl.eval.score import check_viewchg_rule
 from hatchvl.io import read_json, write_json
 from hatchvl.models.generation import generate_texts
-from hatchvl.models.loading import load_model_and_processor
+from hatchvl.models.loading import inference_device, load_model_and_processor
 
 PREDICTIONS, RUN_FILE = "predictions.jsonl", "run.json"
 DEFAULT_MAX_NEW_TOKENS = {"official": 100, "hatch": 1024}  # official: SPAR's published setting
@@ -235,8 +235,7 @@ def run_bench(opts: BenchOptions) -> dict | None:
     seconds = 0.0
     if todo:
         model, processor = load_model_and_processor(opts.model, dtype=opts.dtype)
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        model.to(f"cuda:{local}" if torch.cuda.is_available() else "cpu").eval()
+        model.to(inference_device()).eval()
         start = time.perf_counter()
         batches = [todo[k: k + opts.batch_size] for k in range(0, len(todo), opts.batch_size)]
         for batch in tqdm(batches, desc=f"{opts.bench} (rank {rank})", disable=rank != 0):

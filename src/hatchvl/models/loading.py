@@ -148,15 +148,19 @@ def image_settings(processor: ProcessorMixin) -> dict[str, object]:
     }
 
 
-def inference_placement(training_dtype: str = "auto") -> tuple[str, str]:
-    """(device, dtype) for measuring and evaluating a model: this process's GPU (LOCAL_RANK) in the dtype it
-    was trained in where CUDA exists, never the CPU in float32 there; the CPU in float32 otherwise (CPUs
-    run bf16 matrix products slowly, and the tiny models are trained in float32)."""
+def inference_device() -> str:
+    """Where this process measures and evaluates: its GPU (LOCAL_RANK under a launcher), else the CPU."""
     import os
 
-    if torch.cuda.is_available():
-        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}", training_dtype
-    return "cpu", "float32"
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
+
+
+def inference_placement(training_dtype: str = "auto") -> tuple[str, str]:
+    """(device, dtype) for measuring and evaluating a model: this process's GPU in the dtype it was trained in
+    where CUDA exists, never the CPU in float32 there; the CPU in float32 otherwise (CPUs run bf16 matrix
+    products slowly, and the tiny models are trained in float32)."""
+    device = inference_device()
+    return device, ("float32" if device == "cpu" else training_dtype)
 
 
 def load_for_inference(path_or_id: str | Path, training_dtype: str = "auto") -> tuple[PreTrainedModel, ProcessorMixin]:

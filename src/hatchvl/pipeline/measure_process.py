@@ -21,6 +21,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from hatchvl.train.common import accelerate_engine
+
 LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE",
                       "ROLE_RANK", "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT")
 LAUNCHER_PREFIXES = ("ACCELERATE_", "TORCHELASTIC_", "TORCH_NCCL_", "FSDP_")
@@ -29,8 +31,7 @@ LAUNCHER_PREFIXES = ("ACCELERATE_", "TORCHELASTIC_", "TORCH_NCCL_", "FSDP_")
 def launched(env: dict[str, str] | None = None) -> bool:
     """Whether this process was started by a launcher for several ranks, DeepSpeed or FSDP."""
     env = os.environ if env is None else env
-    return int(env.get("WORLD_SIZE", "1")) > 1 or any(
-        env.get(key, "false").lower() == "true" for key in ("ACCELERATE_USE_DEEPSPEED", "ACCELERATE_USE_FSDP"))
+    return int(env.get("WORLD_SIZE", "1")) > 1 or accelerate_engine(env)
 
 
 def child_environment(env: dict[str, str] | None = None) -> dict[str, str]:

@@ -12,11 +12,13 @@ A stage folder holds:
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hatchvl.io import read_json, write_json
+from hatchvl.lock import folder_lock
 from hatchvl.train.checkpoints import checkpoint_key_renamer, checkpoint_weight_files, newest_complete_checkpoint
 from hatchvl.train.final_save import check_final_save_possible, publish_final, save_final
 
@@ -108,6 +110,15 @@ def is_finished(out: str | Path) -> bool:
     return stage_marker(out).is_file()
 
 
+def run_once(out: str | Path, train: Callable[[], dict]) -> dict:
+    """`train()` under the stage folder's lock (hatchvl/lock.py), unless the stage finished already: then
+    {"skipped": "already finished"}, and the folder is left alone."""
+    with folder_lock(out, "stage folder"):
+        if is_finished(out):
+            return {"skipped": "already finished"}
+        return train()
+
+
 def final_model_dir(out: str | Path) -> Path:
     return Path(out) / "model"
 
@@ -127,13 +138,23 @@ def finish(out: str | Path, options, metrics: dict) -> None:
     write_json(stage_marker(out), record)
 
 
+def accelerate_engine(env: Mapping[str, str] | None = None) -> bool:
+    """Whether `accelerate launch` set this process up for DeepSpeed or FSDP (its environment variables)."""
+    import os
+
+    env = os.environ if env is None else env
+    return any(env.get(key, "false").lower() == "true" for key in ("ACCELERATE_USE_DEEPSPEED", "ACCELERATE_USE_FSDP"))
+
+
 def launcher_keeps_masters(opts: TrainerOptions) -> bool:
     """Whether DeepSpeed or FSDP will run the stage (and keep fp32 master weights), read before the Trainer
     exists: a DeepSpeed config in the options, or accelerate launch's DeepSpeed / FSDP settings."""
-    import os
+    return bool(opts.deepspeed) or accelerate_engine()
 
-    return bool(opts.deepspeed) or any(os.environ.get(key, "false").lower() == "true"
-                                       for key in ("ACCELERATE_USE_DEEPSPEED", "ACCELERATE_USE_FSDP"))
+
+def engine_managed(trainer) -> bool:
+    """Whether DeepSpeed or FSDP runs this trainer: they keep fp32 masters and load checkpoints in train()."""
+    return trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled
 
 
 def keep_fp32_masters(trainer) -> int:
@@ -147,7 +168,7 @@ def keep_fp32_masters(trainer) -> int:
     fp32 masters themselves. Frozen weights stay as loaded."""
     import torch
 
-    if trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled:
+    if engine_managed(trainer):
         return 0
     upcast = [p for p in trainer.model.parameters() if p.requires_grad and p.dtype != torch.float32]
     for param in upcast:
@@ -175,8 +196,7 @@ def train_and_finish(trainer, processor: ProcessorMixin, options, info: dict) ->
     loaded = {p.dtype for p in trainer.model.parameters() if p.requires_grad}
     upcast = keep_fp32_masters(trainer)
     resume = newest_complete_checkpoint(options.out, move_torn=trainer.is_world_process_zero())
-    sharded = trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled  # their engines load in train()
-    if resume is not None and _final_checkpoint(resume) and not sharded:
+    if resume is not None and _final_checkpoint(resume) and not engine_managed(trainer):
         # killed after its last checkpoint (in the final save): the checkpoint holds the trained weights, and
         # Trainer.train would run one step past max_steps before it looks (transformers 5.23)
         trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))

@@ -12,10 +12,9 @@ from __future__ import annotations
 from trl import GRPOConfig, GRPOTrainer
 
 from hatchvl.data.badfiles import skip_metrics
-from hatchvl.lock import folder_lock
 from hatchvl.models.loading import load_model_and_processor
 from hatchvl.objectives.rewards import RewardConfig, action_reward, answer_reward, format_reward, reward_target
-from hatchvl.train.common import apply_lora, is_finished, resumable, train_and_finish, trainer_arguments
+from hatchvl.train.common import apply_lora, resumable, run_once, train_and_finish, trainer_arguments
 from hatchvl.train.data import load_samples, prompt_dataset, usable_samples
 from hatchvl.train.options import GRPOOptions
 from hatchvl.train.sees_curve import add_sees_curve
@@ -95,9 +94,9 @@ def build_grpo_trainer(opts: GRPOOptions, samples=None):
 
 def run_grpo(opts: GRPOOptions) -> dict:
     """Train with GRPO, resuming from the newest checkpoint; save out/model and mark the stage finished."""
-    with folder_lock(opts.out, "stage folder"):
-        if is_finished(opts.out):
-            return {"skipped": "already finished"}
+    def train() -> dict:
         samples, bad = grpo_samples(opts)
         trainer, processor, samples = build_grpo_trainer(opts, samples)
         return train_and_finish(trainer, processor, opts, {"samples": len(samples), **skip_metrics(bad)})
+
+    return run_once(opts.out, train)

@@ -27,11 +27,10 @@ import logging
 from PIL import Image
 from transformers import TrainingArguments
 
-from hatchvl.lock import folder_lock
 from hatchvl.models import memory
 from hatchvl.models.backbone import vision_tower
 from hatchvl.models.loading import load_model_and_processor
-from hatchvl.train.common import is_finished, launcher_keeps_masters, train_and_finish, trainer_arguments
+from hatchvl.train.common import launcher_keeps_masters, run_once, train_and_finish, trainer_arguments
 from hatchvl.train.options import PastaOptions
 from hatchvl.train.pasta_data import (
     PastaCollator,
@@ -66,10 +65,7 @@ def run_pasta(opts: PastaOptions, callbacks: list | None = None) -> dict:
     cannot be decoded or that has no usable geometry, unless opts.skip_bad, which skips such samples (counted
     and listed in stage.json). `callbacks`: extra `TrainerCallback`s.
     """
-    with folder_lock(opts.out, "stage folder"):
-        if is_finished(opts.out):
-            return {"skipped": "already finished"}
-        return _train_pasta(opts, callbacks)
+    return run_once(opts.out, lambda: _train_pasta(opts, callbacks))
 
 
 def _train_pasta(opts: PastaOptions, callbacks: list | None) -> dict:

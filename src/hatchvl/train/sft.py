@@ -11,9 +11,8 @@ from __future__ import annotations
 from trl import SFTConfig, SFTTrainer
 
 from hatchvl.data.badfiles import skip_metrics
-from hatchvl.lock import folder_lock
 from hatchvl.models.loading import load_model_and_processor
-from hatchvl.train.common import apply_lora, is_finished, resumable, train_and_finish, trainer_arguments
+from hatchvl.train.common import apply_lora, resumable, run_once, train_and_finish, trainer_arguments
 from hatchvl.train.data import load_samples, sft_dataset, usable_samples
 from hatchvl.train.options import SFTOptions
 from hatchvl.train.sees_curve import add_sees_curve
@@ -51,9 +50,9 @@ def build_sft_trainer(opts: SFTOptions, samples=None):
 def run_sft(opts: SFTOptions) -> dict:
     """Train, resuming from the newest checkpoint in opts.out; save the final model to out/model and
     mark the stage finished. A finished stage is left alone. Returns the training metrics."""
-    with folder_lock(opts.out, "stage folder"):
-        if is_finished(opts.out):
-            return {"skipped": "already finished"}
+    def train() -> dict:
         samples, bad = sft_samples(opts)
         trainer, processor, samples = build_sft_trainer(opts, samples)
         return train_and_finish(trainer, processor, opts, {"samples": len(samples), **skip_metrics(bad)})
+
+    return run_once(opts.out, train)
